@@ -1,0 +1,424 @@
+//! A typed client for the agent WebSocket (`GET /api/v1/agent/ws`).
+//!
+//! The client reads only when asked. Frames read while a helper waits for a different one
+//! (an `ack` while [`AgentClient::expect_event`] looks for an offer, say) are kept, in order,
+//! and handed out by later calls, so helpers can be combined without losing frames.
+
+use std::time::Duration;
+
+use protocol::PROTOCOL_VERSION;
+use protocol::agent_ws::{AgentCommand, AgentEvent, AgentServerFrame, ResumeFrom};
+use protocol::{
+    AgentId, AvailabilityStatus, ClientId, ConversationId, Message, MessageId, OfferId,
+};
+use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
+use tokio_tungstenite::tungstenite::{self, Bytes};
+
+use crate::error::{Error, Result};
+use crate::http::BaseUrl;
+use crate::ws::{FrameSocket, Wait, new_client_id};
+
+pub const AGENT_WS_PATH: &str = "/api/v1/agent/ws";
+
+/// Default time the convenience helpers wait for an answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An event's sequence number that did not follow the previous one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqGap {
+    pub expected: u64,
+    pub got: u64,
+}
+
+pub struct AgentClient {
+    socket: FrameSocket<AgentServerFrame>,
+    epoch: String,
+    last_seq: u64,
+    gaps: Vec<SeqGap>,
+    timeout: Duration,
+}
+
+impl AgentClient {
+    /// Connects with `Authorization: Bearer <token>` on the upgrade, sends `hello` (resuming
+    /// when `resume` is given) and returns the answer: `ready` or `resumed`. An `error` frame
+    /// in answer becomes [`Error::Rejected`]; a refused upgrade becomes [`Error::Api`].
+    pub async fn connect(
+        base_url: &str,
+        token: &str,
+        resume: Option<ResumeFrom>,
+    ) -> Result<(AgentClient, AgentServerFrame)> {
+        let mut client = Self::connect_raw(base_url, Some(token)).await?;
+        client
+            .socket
+            .send_json(&AgentCommand::Hello {
+                protocol: PROTOCOL_VERSION,
+                resume: resume.clone(),
+            })
+            .await?;
+        let wait = Wait::new(client.timeout);
+        let first = client.socket.recv(wait, "ready or resumed").await?;
+        match &first {
+            AgentServerFrame::Ready(snapshot) => {
+                client.epoch = snapshot.epoch.clone();
+                client.last_seq = snapshot.seq;
+            }
+            AgentServerFrame::Resumed {
+                epoch, from_seq, ..
+            } => {
+                client.epoch = epoch.clone();
+                client.last_seq = from_seq.saturating_sub(1);
+                if let Some(resume) = &resume {
+                    if resume.seq.saturating_add(1) != *from_seq {
+                        client.gaps.push(SeqGap {
+                            expected: resume.seq.saturating_add(1),
+                            got: *from_seq,
+                        });
+                    }
+                }
+            }
+            AgentServerFrame::Error { id, error } => {
+                return Err(Error::Rejected {
+                    id: id.clone(),
+                    error: error.clone(),
+                });
+            }
+            other => {
+                return Err(Error::Unexpected(format!(
+                    "expected ready or resumed after hello, got {other:?}"
+                )));
+            }
+        }
+        Ok((client, first))
+    }
+
+    /// Opens the socket (with the bearer token when given) without sending `hello`, for tests
+    /// of the handshake itself.
+    pub async fn connect_raw(base_url: &str, token: Option<&str>) -> Result<AgentClient> {
+        let url = BaseUrl::parse(base_url)?.ws(AGENT_WS_PATH)?;
+        let headers = token
+            .map(|t| (AUTHORIZATION, format!("Bearer {t}")))
+            .into_iter()
+            .collect();
+        let socket = FrameSocket::connect(url, headers, "agent frame").await?;
+        Ok(AgentClient {
+            socket,
+            epoch: String::new(),
+            last_seq: 0,
+            gaps: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Changes how long the convenience helpers ([`AgentClient::accept`], ...) wait.
+    pub fn set_default_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// The epoch of the `ready` (or `resumed`) this connection started from.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// The last event sequence read from the socket (buffered or handed out), or the
+    /// snapshot's sequence when no event came yet.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Where a reconnect should resume from.
+    pub fn resume_point(&self) -> ResumeFrom {
+        ResumeFrom {
+            epoch: self.epoch.clone(),
+            seq: self.last_seq,
+        }
+    }
+
+    /// Event sequences that did not follow on from the previous one. Empty when the service
+    /// kept its promise.
+    pub fn seq_gaps(&self) -> &[SeqGap] {
+        &self.gaps
+    }
+
+    /// Frames read but not yet handed out.
+    pub fn buffered(&self) -> impl Iterator<Item = &AgentServerFrame> {
+        self.socket.pending()
+    }
+
+    pub async fn send(&mut self, command: &AgentCommand) -> Result<()> {
+        self.socket.send_json(command).await
+    }
+
+    /// Sends any text frame as is (for bad-input tests).
+    pub async fn send_raw_text(&mut self, text: impl Into<String>) -> Result<()> {
+        self.socket
+            .send_raw(tungstenite::Message::text(text.into()))
+            .await
+    }
+
+    /// Sends any binary frame as is (for bad-input tests).
+    pub async fn send_raw_binary(&mut self, bytes: impl Into<Bytes>) -> Result<()> {
+        self.socket
+            .send_raw(tungstenite::Message::binary(bytes))
+            .await
+    }
+
+    /// Sends any WebSocket message, control frames included.
+    pub async fn send_raw(&mut self, message: tungstenite::Message) -> Result<()> {
+        self.socket.send_raw(message).await
+    }
+
+    /// The next WebSocket message of any kind from the wire, bypassing the frame queue (to
+    /// see close frames and pings in tests).
+    pub async fn next_raw(&mut self, timeout: Duration) -> Result<tungstenite::Message> {
+        self.socket.next_message(Wait::new(timeout)).await
+    }
+
+    /// The next frame from the wire, pongs included, keeping track of event sequences.
+    async fn recv_observed(&mut self, wait: Wait, waiting_for: &str) -> Result<AgentServerFrame> {
+        let frame = self.socket.recv(wait, waiting_for).await?;
+        if let AgentServerFrame::Event { seq, .. } = &frame {
+            let expected = self.last_seq.saturating_add(1);
+            if *seq != expected {
+                self.gaps.push(SeqGap {
+                    expected,
+                    got: *seq,
+                });
+            }
+            self.last_seq = self.last_seq.max(*seq);
+        }
+        Ok(frame)
+    }
+
+    /// The next frame from the wire, skipping pongs.
+    async fn read(&mut self, wait: Wait, waiting_for: &str) -> Result<AgentServerFrame> {
+        loop {
+            let frame = self.recv_observed(wait, waiting_for).await?;
+            if !matches!(frame, AgentServerFrame::Pong { .. }) {
+                return Ok(frame);
+            }
+        }
+    }
+
+    /// The next frame (queued first, then from the wire), skipping `pong`s.
+    pub async fn next_frame(&mut self, timeout: Duration) -> Result<AgentServerFrame> {
+        if let Some(frame) = self.socket.take_pending() {
+            return Ok(frame);
+        }
+        self.read(Wait::new(timeout), "the next agent frame").await
+    }
+
+    /// The first frame matching `predicate`; frames before it stay queued for later calls.
+    pub async fn expect_frame(
+        &mut self,
+        timeout: Duration,
+        mut predicate: impl FnMut(&AgentServerFrame) -> bool,
+    ) -> Result<AgentServerFrame> {
+        if let Some(frame) = self.socket.take_pending_matching(&mut predicate) {
+            return Ok(frame);
+        }
+        let wait = Wait::new(timeout);
+        loop {
+            let frame = self.read(wait, "a matching agent frame").await?;
+            if predicate(&frame) {
+                return Ok(frame);
+            }
+            self.socket.push_pending(frame)?;
+        }
+    }
+
+    /// The first event matching `predicate`, with its sequence number; other frames stay
+    /// queued.
+    pub async fn expect_event(
+        &mut self,
+        timeout: Duration,
+        mut predicate: impl FnMut(&AgentEvent) -> bool,
+    ) -> Result<(u64, AgentEvent)> {
+        let frame = self
+            .expect_frame(
+                timeout,
+                |frame| matches!(frame, AgentServerFrame::Event { event, .. } if predicate(event)),
+            )
+            .await?;
+        match frame {
+            AgentServerFrame::Event { seq, event } => Ok((seq, event)),
+            other => Err(Error::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Waits for the next `offer` event.
+    pub async fn expect_offer(&mut self, timeout: Duration) -> Result<protocol::Offer> {
+        match self
+            .expect_event(timeout, |e| matches!(e, AgentEvent::Offer { .. }))
+            .await?
+        {
+            (_, AgentEvent::Offer { offer }) => Ok(offer),
+            (_, other) => Err(Error::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Sends a command that carries an id and waits for the `ack` or `error` with that id.
+    /// Returns the ack's message (for `send_message` and `share_calendar`); an `error` becomes
+    /// [`Error::Rejected`].
+    pub async fn command(&mut self, command: AgentCommand) -> Result<Option<Message>> {
+        let id = command_id(&command)
+            .ok_or_else(|| {
+                Error::Unexpected(format!("{command:?} carries no id; use send() instead"))
+            })?
+            .clone();
+        self.send(&command).await?;
+        self.wait_for_answer(&id, self.timeout).await
+    }
+
+    /// Waits for the `ack` or `error` answering command `id`.
+    pub async fn wait_for_answer(
+        &mut self,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<Option<Message>> {
+        let frame = self
+            .expect_frame(timeout, |frame| match frame {
+                AgentServerFrame::Ack { id: got, .. } => got == id,
+                AgentServerFrame::Error { id: Some(got), .. } => got == id,
+                _ => false,
+            })
+            .await?;
+        match frame {
+            AgentServerFrame::Ack { message, .. } => Ok(message),
+            AgentServerFrame::Error { id, error } => Err(Error::Rejected { id, error }),
+            other => Err(Error::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    pub async fn accept(&mut self, offer_id: OfferId) -> Result<Option<Message>> {
+        self.command(AgentCommand::Accept {
+            id: new_client_id(),
+            offer_id,
+        })
+        .await
+    }
+
+    pub async fn decline(&mut self, offer_id: OfferId) -> Result<Option<Message>> {
+        self.command(AgentCommand::Decline {
+            id: new_client_id(),
+            offer_id,
+        })
+        .await
+    }
+
+    /// Sends a text message and returns the stored message from the ack.
+    pub async fn send_text(
+        &mut self,
+        conversation_id: ConversationId,
+        text: impl Into<String>,
+    ) -> Result<Message> {
+        let id = new_client_id();
+        self.send_text_with_id(id, conversation_id, text).await
+    }
+
+    /// As [`AgentClient::send_text`] with a chosen client id (to test retries).
+    pub async fn send_text_with_id(
+        &mut self,
+        id: ClientId,
+        conversation_id: ConversationId,
+        text: impl Into<String>,
+    ) -> Result<Message> {
+        self.command(AgentCommand::SendMessage {
+            id,
+            conversation_id,
+            text: text.into(),
+        })
+        .await?
+        .ok_or_else(|| Error::Unexpected("the send_message ack carries no message".into()))
+    }
+
+    pub async fn typing(&mut self, conversation_id: ConversationId, typing: bool) -> Result<()> {
+        self.send(&AgentCommand::Typing {
+            conversation_id,
+            typing,
+        })
+        .await
+    }
+
+    pub async fn mark_read(
+        &mut self,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+    ) -> Result<()> {
+        self.command(AgentCommand::MarkRead {
+            id: new_client_id(),
+            conversation_id,
+            message_id,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn end_chat(&mut self, conversation_id: ConversationId) -> Result<()> {
+        self.command(AgentCommand::EndChat {
+            id: new_client_id(),
+            conversation_id,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Sets the manual toggle (`None` returns to the schedule).
+    pub async fn set_availability(&mut self, status: Option<AvailabilityStatus>) -> Result<()> {
+        self.command(AgentCommand::SetAvailability {
+            id: new_client_id(),
+            status,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Shares `calendar_agent_id`'s calendar into the chat; returns the stored message.
+    pub async fn share_calendar(
+        &mut self,
+        conversation_id: ConversationId,
+        calendar_agent_id: AgentId,
+    ) -> Result<Message> {
+        self.command(AgentCommand::ShareCalendar {
+            id: new_client_id(),
+            conversation_id,
+            calendar_agent_id,
+        })
+        .await?
+        .ok_or_else(|| Error::Unexpected("the share_calendar ack carries no message".into()))
+    }
+
+    /// Sends a protocol `ping` and waits for the `pong` with the same nonce.
+    pub async fn ping(&mut self, nonce: u64, timeout: Duration) -> Result<()> {
+        self.send(&AgentCommand::Ping { nonce: Some(nonce) })
+            .await?;
+        let wait = Wait::new(timeout);
+        loop {
+            match self.recv_observed(wait, "pong").await? {
+                AgentServerFrame::Pong { nonce: Some(n) } if n == nonce => return Ok(()),
+                AgentServerFrame::Pong { .. } => {}
+                other => self.socket.push_pending(other)?,
+            }
+        }
+    }
+
+    /// Closes the socket with a close handshake.
+    pub async fn close(mut self) -> Result<()> {
+        self.socket.close().await
+    }
+}
+
+/// The client id a command carries, if it carries one.
+pub fn command_id(command: &AgentCommand) -> Option<&ClientId> {
+    match command {
+        AgentCommand::Accept { id, .. }
+        | AgentCommand::Decline { id, .. }
+        | AgentCommand::SendMessage { id, .. }
+        | AgentCommand::MarkRead { id, .. }
+        | AgentCommand::EndChat { id, .. }
+        | AgentCommand::SetAvailability { id, .. }
+        | AgentCommand::ShareCalendar { id, .. } => Some(id),
+        AgentCommand::Hello { .. } | AgentCommand::Ping { .. } | AgentCommand::Typing { .. } => {
+            None
+        }
+    }
+}
