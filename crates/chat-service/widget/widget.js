@@ -232,6 +232,10 @@
 
   function handleMessage(message) {
     if (!message || typeof message !== 'object') return;
+    // The newest message id seen, duplicates included (lets tests wait for a frame's arrival).
+    if (typeof message.id === 'number' && !(Number(el.messages.dataset.lastMessageId) >= message.id)) {
+      el.messages.dataset.lastMessageId = String(message.id);
+    }
     if (message.conversation_id !== undefined && message.conversation_id !== null) {
       state.conversationId = message.conversation_id;
     }
