@@ -67,13 +67,13 @@ impl AgentClient {
             } => {
                 client.epoch = epoch.clone();
                 client.last_seq = from_seq.saturating_sub(1);
-                if let Some(resume) = &resume {
-                    if resume.seq.saturating_add(1) != *from_seq {
-                        client.gaps.push(SeqGap {
-                            expected: resume.seq.saturating_add(1),
-                            got: *from_seq,
-                        });
-                    }
+                if let Some(resume) = &resume
+                    && resume.seq.saturating_add(1) != *from_seq
+                {
+                    client.gaps.push(SeqGap {
+                        expected: resume.seq.saturating_add(1),
+                        got: *from_seq,
+                    });
                 }
             }
             AgentServerFrame::Error { id, error } => {

@@ -19,6 +19,7 @@ mod ws;
 pub use agent::{AgentClient, SeqGap};
 pub use error::{Error, Result};
 pub use http::{ApiClient, BaseUrl};
+pub use simulate::{AgentLogin, SimConfig, SimReport, run};
 
 pub use visitor::{VisitorClient, Welcome};
 pub use ws::{CONNECT_TIMEOUT, MAX_BUFFERED_FRAMES, new_client_id};

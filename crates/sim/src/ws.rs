@@ -145,7 +145,7 @@ impl<F: DeserializeOwned + Debug> FrameSocket<F> {
         &mut self,
         predicate: &mut impl FnMut(&F) -> bool,
     ) -> Option<F> {
-        let index = self.pending.iter().position(|f| predicate(f))?;
+        let index = self.pending.iter().position(predicate)?;
         self.pending.remove(index)
     }
 
