@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -417,9 +418,16 @@ test('embed.js adds a button that opens the widget in an iframe', { timeout: 60_
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1024, height: 768 },
   });
   t.after(() => context.close());
+  // The host site: another origin (frame-ancestors * does not cover about:blank or data:).
+  const host = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Host site</title><h1>Some shop</h1>
+      <script src="${service.url}/widget/embed.js" async></script>`);
+  });
+  await new Promise((r) => host.listen(0, '127.0.0.1', r));
+  t.after(() => host.close());
   const page = context.pages()[0] || (await context.newPage());
-  await page.setContent(`<!doctype html><title>Host site</title><h1>Some shop</h1>
-    <script src="${service.url}/widget/embed.js" async></script>`);
+  await page.goto(`http://localhost:${host.address().port}/`);
   const button = page.getByRole('button', { name: 'Chat with us' });
   await button.click({ timeout: STEP_MS });
   const frame = page.frameLocator('iframe[title="Chat with us"]');
@@ -427,4 +435,50 @@ test('embed.js adds a button that opens the widget in an iframe', { timeout: 60_
   assert.equal(await page.getAttribute('iframe[title="Chat with us"]', 'src'), `${service.url}/widget`);
   assert.equal(await page.getAttribute('button[aria-controls="agent-inbox-frame"]', 'aria-expanded'), 'true');
   await shot(page, '6-embed');
+});
+
+test('a slot taken meanwhile is reported and the slots reload', { timeout: 120_000 }, async (t) => {
+  const { context, page, problems } = await openVisitor('conflict', { width: 800, height: 900 });
+  t.after(() => context.close());
+  try {
+    if (!agent) agent = await AgentClient.connect(AGENT);
+    const firstMessage = `Can we meet? ${randomUUID().slice(0, 8)}`;
+    await page.fill('#first-message', firstMessage);
+    await page.click('#start-button');
+    const offer = await agent.offerFor(firstMessage);
+    const conversationId = offer.conversation_id;
+    await agent.command({ type: 'accept', offer_id: offer.id });
+    await waitText(page, '#chat-status', agent.profile.name);
+    await agent.command({ type: 'share_calendar', conversation_id: conversationId, calendar_agent_id: agent.profile.id });
+    const firstSlot = page.locator('#booking-card .slot-button').first();
+    await firstSlot.waitFor({ timeout: STEP_MS });
+    const takenStart = await firstSlot.getAttribute('data-start');
+
+    // Someone else takes that slot while the card is open (here: a direct booking).
+    const token = await page.evaluate(() => sessionStorage.getItem('agent-inbox.visitor-token'));
+    assert.ok(token, 'the visitor token is kept in sessionStorage');
+    await http('POST', '/api/v1/visitor/bookings',
+      { conversation_id: conversationId, calendar_agent_id: agent.profile.id, start: takenStart }, token);
+
+    await firstSlot.click();
+    await waitText(page, '#booking-card .card-status', 'just taken');
+    await page.waitForFunction((start) => {
+      const buttons = [...document.querySelectorAll('#booking-card .slot-button')];
+      return buttons.length > 0 && !buttons.some((b) => b.dataset.start === start) && buttons.every((b) => !b.disabled);
+    }, takenStart, { timeout: STEP_MS });
+    await shot(page, '7-slot-taken');
+
+    // Booking another slot works.
+    const next = page.locator('#booking-card .slot-button').first();
+    const nextStart = await next.getAttribute('data-start');
+    await next.click();
+    const booked = await agent.event('message', (e) => e.message.conversation_id === conversationId
+      && e.message.content.kind === 'booking'
+      && new Date(e.message.content.booking.start).getTime() === new Date(nextStart).getTime(), 'second booking message');
+    await page.locator(`#messages [data-booking-id="${booked.event.message.content.booking.id}"]`).waitFor({ timeout: STEP_MS });
+    assert.deepEqual(problems, []);
+  } catch (err) {
+    await shot(page, 'failure-conflict').catch(() => {});
+    throw new Error(`${err.message}\n--- service log tail ---\n${service.logs().slice(-3000)}`, { cause: err });
+  }
 });
