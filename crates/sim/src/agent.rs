@@ -422,3 +422,197 @@ pub fn command_id(command: &AgentCommand) -> Option<&ClientId> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::agent_ws::ReadySnapshot;
+    use protocol::{
+        AgentProfile, Availability, AvailabilitySource, ErrorBody, ErrorCode, Offer, VisitorId,
+        VisitorInfo,
+    };
+    use serde_json::json;
+
+    use super::*;
+
+    fn round_trip<T>(value: &T) -> T
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let text = serde_json::to_string(value).unwrap_or_else(|e| panic!("encode: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("decode {text}: {e}"))
+    }
+
+    #[test]
+    fn hello_encodes_as_the_protocol_says() {
+        let hello = AgentCommand::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&hello).ok(),
+            Some(json!({"type": "hello", "protocol": 1}))
+        );
+        let resume = AgentCommand::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume: Some(ResumeFrom {
+                epoch: "e1".into(),
+                seq: 41,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&resume).ok(),
+            Some(json!({"type": "hello", "protocol": 1, "resume": {"epoch": "e1", "seq": 41}}))
+        );
+        assert_eq!(round_trip(&resume), resume);
+    }
+
+    #[test]
+    fn commands_round_trip_and_carry_their_ids() {
+        let commands = [
+            AgentCommand::Accept {
+                id: "a".into(),
+                offer_id: OfferId(3),
+            },
+            AgentCommand::Decline {
+                id: "b".into(),
+                offer_id: OfferId(3),
+            },
+            AgentCommand::SendMessage {
+                id: "c".into(),
+                conversation_id: ConversationId(9),
+                text: "<b>hi</b> ✓".into(),
+            },
+            AgentCommand::MarkRead {
+                id: "d".into(),
+                conversation_id: ConversationId(9),
+                message_id: MessageId(100),
+            },
+            AgentCommand::EndChat {
+                id: "e".into(),
+                conversation_id: ConversationId(9),
+            },
+            AgentCommand::SetAvailability {
+                id: "f".into(),
+                status: None,
+            },
+            AgentCommand::ShareCalendar {
+                id: "g".into(),
+                conversation_id: ConversationId(9),
+                calendar_agent_id: AgentId(2),
+            },
+        ];
+        for (command, id) in commands.iter().zip(["a", "b", "c", "d", "e", "f", "g"]) {
+            assert_eq!(&round_trip(command), command);
+            assert_eq!(command_id(command).map(String::as_str), Some(id));
+        }
+        let typing = AgentCommand::Typing {
+            conversation_id: ConversationId(9),
+            typing: true,
+        };
+        assert_eq!(command_id(&typing), None);
+        assert_eq!(
+            serde_json::to_value(&typing).ok(),
+            Some(json!({"type": "typing", "conversation_id": 9, "typing": true}))
+        );
+        let ping = AgentCommand::Ping { nonce: None };
+        assert_eq!(
+            serde_json::to_value(&ping).ok(),
+            Some(json!({"type": "ping"}))
+        );
+    }
+
+    #[test]
+    fn server_frames_decode_from_wire_json() {
+        let ready: AgentServerFrame = serde_json::from_value(json!({
+            "type": "ready",
+            "protocol": 1,
+            "epoch": "ep",
+            "seq": 7,
+            "agent": {"id": 1, "email": "ada@example.com", "name": "Ada"},
+            "availability": {"effective": "available", "source": "schedule", "scheduled": "available"},
+            "conversations": [],
+            "heartbeat_secs": 20
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let expected = AgentServerFrame::Ready(ReadySnapshot {
+            protocol: 1,
+            epoch: "ep".into(),
+            seq: 7,
+            agent: AgentProfile {
+                id: AgentId(1),
+                email: "ada@example.com".into(),
+                name: "Ada".into(),
+            },
+            availability: Availability {
+                effective: AvailabilityStatus::Available,
+                source: AvailabilitySource::Schedule,
+                scheduled: AvailabilityStatus::Available,
+                override_status: None,
+                override_until: None,
+                next_change: None,
+            },
+            conversations: vec![],
+            offer: None,
+            heartbeat_secs: 20,
+        });
+        assert_eq!(ready, expected);
+        assert_eq!(round_trip(&expected), expected);
+
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let offer = AgentServerFrame::Event {
+            seq: 8,
+            event: AgentEvent::Offer {
+                offer: Offer {
+                    id: OfferId(5),
+                    conversation_id: ConversationId(6),
+                    visitor: VisitorInfo {
+                        id: VisitorId(4),
+                        name: Some("Zoë".into()),
+                        ..VisitorInfo::default()
+                    },
+                    first_message: Some("Hello?".into()),
+                    created_at: at,
+                    expires_at: at + chrono::Duration::seconds(45),
+                },
+            },
+        };
+        let value = serde_json::to_value(&offer).unwrap_or_default();
+        assert_eq!(value["type"], "event");
+        assert_eq!(value["event"]["kind"], "offer");
+        assert_eq!(
+            value["event"]["offer"]["visitor"],
+            json!({"id": 4, "name": "Zoë"})
+        );
+        assert_eq!(round_trip(&offer), offer);
+
+        let error: AgentServerFrame = serde_json::from_value(json!({
+            "type": "error", "id": "x", "error": {"code": "limit_reached", "message": "10 chats"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            error,
+            AgentServerFrame::Error {
+                id: Some("x".into()),
+                error: ErrorBody::new(ErrorCode::LimitReached, "10 chats"),
+            }
+        );
+        let pong: AgentServerFrame =
+            serde_json::from_str(r#"{"type":"pong"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pong, AgentServerFrame::Pong { nonce: None });
+        let ack: AgentServerFrame =
+            serde_json::from_str(r#"{"type":"ack","id":"k"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            ack,
+            AgentServerFrame::Ack {
+                id: "k".into(),
+                message: None
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_frame_types_do_not_decode() {
+        assert!(serde_json::from_str::<AgentServerFrame>(r#"{"type":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<AgentServerFrame>(r#"{"seq":1}"#).is_err());
+    }
+}

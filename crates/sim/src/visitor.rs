@@ -370,3 +370,159 @@ pub fn command_id(command: &VisitorCommand) -> Option<&ClientId> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::{
+        ConversationStatus, EndReason, ErrorBody, ErrorCode, MessageContent, VisitorId,
+    };
+    use serde_json::json;
+
+    use super::*;
+
+    fn round_trip<T>(value: &T) -> T
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let text = serde_json::to_string(value).unwrap_or_else(|e| panic!("encode: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("decode {text}: {e}"))
+    }
+
+    #[test]
+    fn commands_encode_as_the_protocol_says() {
+        let cases = [
+            (
+                VisitorCommand::Hello {
+                    protocol: 1,
+                    token: "t".into(),
+                },
+                json!({"type": "hello", "protocol": 1, "token": "t"}),
+            ),
+            (VisitorCommand::Ping {}, json!({"type": "ping"})),
+            (
+                VisitorCommand::StartChat {
+                    id: "a".into(),
+                    text: "Hi".into(),
+                },
+                json!({"type": "start_chat", "id": "a", "text": "Hi"}),
+            ),
+            (
+                VisitorCommand::SendMessage {
+                    id: "b".into(),
+                    text: "<script>x</script>".into(),
+                },
+                json!({"type": "send_message", "id": "b", "text": "<script>x</script>"}),
+            ),
+            (
+                VisitorCommand::Typing { typing: false },
+                json!({"type": "typing", "typing": false}),
+            ),
+            (
+                VisitorCommand::LeaveMessage {
+                    id: "c".into(),
+                    text: "Call me".into(),
+                },
+                json!({"type": "leave_message", "id": "c", "text": "Call me"}),
+            ),
+            (
+                VisitorCommand::EndChat { id: "d".into() },
+                json!({"type": "end_chat", "id": "d"}),
+            ),
+        ];
+        for (command, wire) in cases {
+            assert_eq!(serde_json::to_value(&command).ok(), Some(wire));
+            assert_eq!(round_trip(&command), command);
+        }
+        assert_eq!(
+            command_id(&VisitorCommand::EndChat { id: "d".into() }).map(String::as_str),
+            Some("d")
+        );
+        assert_eq!(command_id(&VisitorCommand::Typing { typing: true }), None);
+    }
+
+    #[test]
+    fn server_frames_decode_from_wire_json() {
+        let welcome: VisitorServerFrame = serde_json::from_value(json!({
+            "type": "welcome",
+            "protocol": 1,
+            "visitor": {"id": 12},
+            "agents_available": false
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            welcome,
+            VisitorServerFrame::Welcome {
+                protocol: 1,
+                visitor: VisitorInfo {
+                    id: VisitorId(12),
+                    ..VisitorInfo::default()
+                },
+                chat: None,
+                agents_available: false,
+            }
+        );
+
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let frames = [
+            VisitorServerFrame::Queued {
+                conversation_id: ConversationId(3),
+                position: 2,
+                agents_available: true,
+            },
+            VisitorServerFrame::AgentJoined {
+                conversation_id: ConversationId(3),
+                agent_name: "Ada".into(),
+            },
+            VisitorServerFrame::Message {
+                message: Message {
+                    id: protocol::MessageId(77),
+                    conversation_id: ConversationId(3),
+                    author: Author::Agent {
+                        agent_id: protocol::AgentId(1),
+                        name: "Ada".into(),
+                    },
+                    content: MessageContent::Text {
+                        text: "Hello!".into(),
+                    },
+                    client_id: None,
+                    created_at: at,
+                },
+            },
+            VisitorServerFrame::ChatEnded {
+                conversation_id: ConversationId(3),
+                reason: EndReason::Inactivity,
+            },
+            VisitorServerFrame::MessageLeft {
+                conversation_id: ConversationId(3),
+            },
+            VisitorServerFrame::Error {
+                id: None,
+                error: ErrorBody::new(ErrorCode::ProtocolViolation, "hello first"),
+            },
+            VisitorServerFrame::Welcome {
+                protocol: 1,
+                visitor: VisitorInfo::default(),
+                chat: Some(VisitorChat {
+                    conversation_id: ConversationId(3),
+                    status: ConversationStatus::Live,
+                    agent_name: Some("Ada".into()),
+                    queue_position: None,
+                    messages: vec![],
+                }),
+                agents_available: true,
+            },
+        ];
+        for frame in &frames {
+            assert_eq!(&round_trip(frame), frame);
+        }
+        let value = serde_json::to_value(&frames[2]).unwrap_or_default();
+        assert_eq!(
+            value["message"]["author"],
+            json!({"role": "agent", "agent_id": 1, "name": "Ada"})
+        );
+        assert_eq!(
+            value["message"]["content"],
+            json!({"kind": "text", "text": "Hello!"})
+        );
+    }
+}
