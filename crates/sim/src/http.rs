@@ -6,8 +6,8 @@ use protocol::rest::{
     VisitorSessionRequest, VisitorSessionResponse,
 };
 use protocol::{
-    AgentId, AvailabilityStatus, Booking, CalendarSummary, ConversationId, ConversationSummary,
-    MessageId, VisitorInfo,
+    AgentId, AgentSettings, AgentSummary, AvailabilityStatus, Booking, CalendarSummary,
+    ConversationId, ConversationSummary, MessageId, VisitorInfo,
 };
 use reqwest::header::ORIGIN;
 use reqwest::{Method, RequestBuilder, Response, Url};
@@ -220,6 +220,22 @@ impl ApiClient {
             &SetAvailabilityRequest { status },
         )
         .await
+    }
+
+    /// `GET /api/v1/me/settings`
+    pub async fn settings(&self) -> Result<AgentSettings> {
+        self.get_json("/api/v1/me/settings").await
+    }
+
+    /// `PUT /api/v1/me/settings`
+    pub async fn put_settings(&self, settings: &AgentSettings) -> Result<AgentSettings> {
+        self.send_json(Method::PUT, "/api/v1/me/settings", settings)
+            .await
+    }
+
+    /// `GET /api/v1/agents`
+    pub async fn agents(&self) -> Result<Vec<AgentSummary>> {
+        self.get_json("/api/v1/agents").await
     }
 
     /// `GET /api/v1/conversations?scope=&q=&cursor=&limit=`

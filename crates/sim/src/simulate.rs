@@ -735,7 +735,16 @@ async fn run_agent(
                 }
             }
             AgentEvent::ConversationStarted { conversation } => {
-                live.push(conversation.summary.id);
+                let id = conversation.summary.id;
+                live.push(id);
+                let greeting = match &conversation.summary.visitor.name {
+                    Some(name) => format!("Hi {name}, thanks for reaching out!"),
+                    None => "Hi there, thanks for reaching out!".to_owned(),
+                };
+                match client.send_text(id, greeting).await {
+                    Ok(_) => report.agent_messages_sent += 1,
+                    Err(e) => report.record_error("agent greeting", e),
+                }
             }
             AgentEvent::ConversationEnded {
                 conversation_id, ..
