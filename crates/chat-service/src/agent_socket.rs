@@ -210,7 +210,10 @@ async fn serve(
     ticker.reset();
     let mut last_heard = Instant::now();
     loop {
+        // Biased: frames already queued for the client go out before the next command is
+        // handled, so a command's answer never overtakes an event published before it.
         tokio::select! {
+            biased;
             _ = shutdown.changed() => {
                 close(socket, CLOSE_GOING_AWAY, "service shutting down").await;
                 return Ok(());
