@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Rust unit and integration tests (real service on
+# 127.0.0.1:0, real SQLite, real WebSockets), TypeScript binding drift, and the browser tests
+# of the visitor widget in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh test
+started=$(date +%s)
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== browser tests (headless Chromium)"
+cargo build -p chat-service --locked
+CHAT_SERVICE_BIN="$PWD/target/debug/chat-service" tests/browser/run.sh
+
+echo "== all tests passed in $(( $(date +%s) - started )) s"
