@@ -33,13 +33,13 @@ let agent; // AgentClient, shared by the tests (connected during the first)
 
 // ---- the service -----------------------------------------------------------------------------
 
-function startService(dbPath) {
+function startService(dbPath, listen = '127.0.0.1:0') {
   return new Promise((resolvePromise, reject) => {
     if (!existsSync(SERVICE_BIN)) {
       reject(new Error(`chat-service binary not found at ${SERVICE_BIN} (build it or set CHAT_SERVICE_BIN)`));
       return;
     }
-    const child = spawn(SERVICE_BIN, ['--listen', '127.0.0.1:0', '--db', dbPath, '--demo'], {
+    const child = spawn(SERVICE_BIN, ['--listen', listen, '--db', dbPath, '--demo'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
@@ -85,6 +85,8 @@ async function http(method, path, body, token) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
+  // Visitor endpoints check Origin as a browser would send it: the widget's own origin.
+  if (path.startsWith('/api/v1/visitor/')) headers.Origin = service.url;
   const res = await fetch(service.url + path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -273,6 +275,38 @@ after(async () => {
 });
 
 // ---- tests -----------------------------------------------------------------------------------
+
+// First, while no agent is connected: nobody can take the chat, so the visitor may leave a message.
+test('with nobody available the visitor can leave a message', { timeout: 60_000 }, async (t) => {
+  const { context, page, problems } = await openVisitor('leave', { width: 360, height: 640 });
+  t.after(() => context.close());
+  try {
+    const firstMessage = `Please call me back ${randomUUID().slice(0, 8)}`;
+    await page.fill('#name', 'Left Message Visitor');
+    await page.fill('#first-message', firstMessage);
+    await page.click('#start-button');
+    await waitText(page, '#queue-status', 'in the queue');
+    await page.locator('#leave-message').waitFor({ state: 'visible', timeout: STEP_MS });
+    await page.fill('#composer', 'My number is +1 555 0100.');
+    await page.click('#leave-message');
+    await waitText(page, '#chat-status', 'Message left');
+    await page.locator('#messages').getByText('your message was left', { exact: false }).waitFor({ timeout: STEP_MS });
+    assert.ok(await page.isDisabled('#composer'), 'composer disabled once the message is left');
+    assert.equal(await page.locator('#messages li.msg.visitor.pending').count(), 0);
+    await shot(page, '0-message-left');
+
+    // Every agent sees it under All.
+    const login = await http('POST', '/api/v1/auth/login', { email: 'ada@example.com', password: 'demo1234' });
+    const all = await http('GET', '/api/v1/conversations?scope=all&limit=50', undefined, login.token);
+    const mine = all.items.find((c) => c.visitor && c.visitor.name === 'Left Message Visitor');
+    assert.ok(mine, 'the left message is listed under All');
+    assert.equal(mine.status, 'left_message');
+    assert.deepEqual(problems, []);
+  } catch (err) {
+    await shot(page, 'failure-leave').catch(() => {});
+    throw new Error(`${err.message}\n--- service log tail ---\n${service.logs().slice(-3000)}`, { cause: err });
+  }
+});
 
 test('visitor chats with an agent and books a meeting', { timeout: 180_000 }, async (t) => {
   const { context, page, problems } = await openVisitor('chat', { width: 390, height: 780 });
@@ -479,6 +513,62 @@ test('a slot taken meanwhile is reported and the slots reload', { timeout: 120_0
     assert.deepEqual(problems, []);
   } catch (err) {
     await shot(page, 'failure-conflict').catch(() => {});
+    throw new Error(`${err.message}\n--- service log tail ---\n${service.logs().slice(-3000)}`, { cause: err });
+  }
+});
+
+// Last, because it restarts the service: the widget reconnects by itself, resumes the chat, and
+// what the visitor typed while the service was down is delivered exactly once.
+test('the widget reconnects after the service restarts and loses nothing', { timeout: 120_000 }, async (t) => {
+  const { context, page, problems } = await openVisitor('restart', { width: 800, height: 900 });
+  t.after(() => context.close());
+  try {
+    if (!agent) agent = await AgentClient.connect(AGENT);
+    const firstMessage = `Will you still be there? ${randomUUID().slice(0, 8)}`;
+    await page.fill('#first-message', firstMessage);
+    await page.click('#start-button');
+    const offer = await agent.offerFor(firstMessage);
+    const conversationId = offer.conversation_id;
+    await agent.command({ type: 'accept', offer_id: offer.id });
+    await waitText(page, '#chat-status', agent.profile.name);
+
+    const listen = new URL(service.url).host;
+    agent.close();
+    agent = null;
+    await stopService();
+    await waitText(page, '#chat-status', 'Reconnecting');
+
+    const offlineText = 'Typed while the service was down';
+    await page.fill('#composer', offlineText);
+    await page.click('#send-button');
+    await page.locator('#messages li.msg.visitor.pending', { hasText: offlineText }).waitFor({ timeout: STEP_MS });
+
+    service = await startService(join(workDir, 'chat.db'), listen);
+    agent = await AgentClient.connect(AGENT);
+    await page.waitForFunction((text) => {
+      const items = [...document.querySelectorAll('#messages li.msg.visitor')].filter((li) => li.querySelector('.bubble').textContent === text);
+      return items.length === 1 && !items[0].classList.contains('pending');
+    }, offlineText, { timeout: 30_000 });
+    await waitText(page, '#chat-status', agent.profile.name);
+
+    // The agent has it exactly once: in the snapshot of the live chat or as an event.
+    const inSnapshot = (agent.ready.conversations || []).filter((c) => c.summary.id === conversationId)
+      .flatMap((c) => c.messages).filter((m) => m.content.kind === 'text' && m.content.text === offlineText);
+    if (inSnapshot.length === 0) {
+      await agent.event('message', (e) => e.message.conversation_id === conversationId
+        && e.message.content.text === offlineText, 'message typed while the service was down');
+    }
+    const msgs = await http('GET', `/api/v1/conversations/${conversationId}/messages?limit=100`, undefined, agent.token);
+    assert.equal(msgs.items.filter((m) => m.content.kind === 'text' && m.content.text === offlineText).length, 1, 'stored once');
+
+    const reply = 'Yes, still here after the restart.';
+    await agent.command({ type: 'send_message', conversation_id: conversationId, text: reply });
+    await page.locator('#messages li.msg.agent').getByText(reply).waitFor({ timeout: STEP_MS });
+    assert.equal(await page.locator('#messages li.msg.visitor', { hasText: firstMessage }).count(), 1);
+    await shot(page, '8-after-restart');
+    assert.deepEqual(problems, []);
+  } catch (err) {
+    await shot(page, 'failure-restart').catch(() => {});
     throw new Error(`${err.message}\n--- service log tail ---\n${service.logs().slice(-3000)}`, { cause: err });
   }
 });
