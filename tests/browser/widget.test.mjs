@@ -354,7 +354,13 @@ test('visitor chats with an agent and books a meeting', { timeout: 180_000 }, as
     const agentText = 'Sorry about that! Let me check order 12345 for you.';
     await agent.command({ type: 'send_message', conversation_id: conversationId, text: agentText });
     await page.locator('#messages li.msg.agent').getByText(agentText).waitFor({ timeout: STEP_MS });
+
+    // The agent's typing shows in the widget, and clears.
+    agent.send({ type: 'typing', conversation_id: conversationId, typing: true });
+    await waitText(page, '#typing-indicator', `${agent.profile.name} is typing`);
     await shot(page, '2-chatting');
+    agent.send({ type: 'typing', conversation_id: conversationId, typing: false });
+    await page.waitForFunction(() => document.getElementById('typing-indicator').textContent === '', null, { timeout: STEP_MS });
 
     // The agent shares their calendar; the visitor gets a booking card with slots.
     await agent.command({ type: 'share_calendar', conversation_id: conversationId, calendar_agent_id: agent.profile.id });
@@ -510,6 +516,14 @@ test('a slot taken meanwhile is reported and the slots reload', { timeout: 120_0
       && e.message.content.kind === 'booking'
       && new Date(e.message.content.booking.start).getTime() === new Date(nextStart).getTime(), 'second booking message');
     await page.locator(`#messages [data-booking-id="${booked.event.message.content.booking.id}"]`).waitFor({ timeout: STEP_MS });
+
+    // The visitor ends the chat; the agent is told, the widget says so once.
+    await page.click('#end-chat-button');
+    await waitText(page, '#chat-status', 'Chat ended');
+    const ended = await agent.event('conversation_ended', (e) => e.conversation_id === conversationId, 'conversation_ended');
+    assert.equal(ended.event.reason, 'visitor');
+    assert.equal(await page.locator('#messages li.notice', { hasText: 'You ended the chat.' }).count(), 1);
+    assert.ok(await page.isVisible('#new-chat-button'), 'a new chat can be started');
     assert.deepEqual(problems, []);
   } catch (err) {
     await shot(page, 'failure-conflict').catch(() => {});

@@ -722,13 +722,14 @@
 
   function onChatEnded(reason) {
     removeFromOutboxByType('end_chat');
+    if (state.chat === 'ended') return; // the ack of end_chat and chat_ended both end it
     setChatState('ended');
     setStatus('Chat ended');
     const why = {
       agent: 'The agent ended the chat.',
       visitor: 'You ended the chat.',
       inactivity: 'The chat ended after a period of inactivity.',
-      abandoned: 'The chat was closed.',
+      abandoned: 'You left before an agent joined.',
     }[reason] || 'The chat has ended.';
     addNotice(why);
   }
