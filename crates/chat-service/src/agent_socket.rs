@@ -274,13 +274,13 @@ async fn handle_text(state: &AppState, agent: AgentId, text_frame: &str) -> Opti
             typing,
         } => {
             // Ephemeral; silently ignored for chats that are not the agent's own.
-            if let Ok(row) = state.store.conversation(*conversation_id).await {
-                if chat::check_own_live(&row, agent).is_ok() {
-                    state.hub.send_visitor(
-                        row.visitor_id,
-                        &VisitorServerFrame::Typing { typing: *typing },
-                    );
-                }
+            if let Ok(row) = state.store.conversation(*conversation_id).await
+                && chat::check_own_live(&row, agent).is_ok()
+            {
+                state.hub.send_visitor(
+                    row.visitor_id,
+                    &VisitorServerFrame::Typing { typing: *typing },
+                );
             }
             return None;
         }

@@ -177,10 +177,10 @@ fn boundaries_after(settings: &AgentSettings, now: DateTime<Utc>) -> Vec<DateTim
         let day = weekday_of(date.weekday());
         for b in settings.schedule.iter().filter(|b| b.day == day) {
             for (t, end) in [(&b.start, false), (&b.end, true)] {
-                if let Some(at) = parse_hhmm(t, end).and_then(|m| local_instant(tz, date, m)) {
-                    if at > now {
-                        out.push(at);
-                    }
+                if let Some(at) = parse_hhmm(t, end).and_then(|m| local_instant(tz, date, m))
+                    && at > now
+                {
+                    out.push(at);
                 }
             }
         }

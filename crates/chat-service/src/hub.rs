@@ -117,11 +117,11 @@ impl Hub {
     /// Sends an unsequenced frame (typing) to the agent's open sockets.
     pub fn send_agent(&self, agent: AgentId, frame: &AgentServerFrame) {
         let mut agents = lock(&self.agents);
-        if let Some(stream) = agents.get_mut(&agent) {
-            if !stream.conns.is_empty() {
-                let frame = to_frame(frame);
-                fan_out(&mut stream.conns, &frame, agent);
-            }
+        if let Some(stream) = agents.get_mut(&agent)
+            && !stream.conns.is_empty()
+        {
+            let frame = to_frame(frame);
+            fan_out(&mut stream.conns, &frame, agent);
         }
     }
 

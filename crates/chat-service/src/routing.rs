@@ -417,23 +417,21 @@ impl Router {
     }
 
     async fn withdraw_from(&mut self, agent: AgentId, reason: WithdrawReason) -> Result<()> {
-        if let Some(conversation_id) = self.agent_offer.remove(&agent) {
-            if let Some(open) = self.open.remove(&conversation_id) {
-                if self
-                    .store
-                    .close_offer(open.offer_id, OfferOutcome::Withdrawn, Utc::now())
-                    .await?
-                {
-                    self.hub.publish(
-                        agent,
-                        AgentEvent::OfferWithdrawn {
-                            offer_id: open.offer_id,
-                            conversation_id,
-                            reason,
-                        },
-                    );
-                }
-            }
+        if let Some(conversation_id) = self.agent_offer.remove(&agent)
+            && let Some(open) = self.open.remove(&conversation_id)
+            && self
+                .store
+                .close_offer(open.offer_id, OfferOutcome::Withdrawn, Utc::now())
+                .await?
+        {
+            self.hub.publish(
+                agent,
+                AgentEvent::OfferWithdrawn {
+                    offer_id: open.offer_id,
+                    conversation_id,
+                    reason,
+                },
+            );
         }
         Ok(())
     }

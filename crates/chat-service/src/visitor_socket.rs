@@ -263,16 +263,16 @@ async fn handle_text(
         }
         VisitorCommand::Ping {} => return Some(VisitorServerFrame::Pong {}),
         VisitorCommand::Typing { typing } => {
-            if let Ok(Some(row)) = state.store.open_conversation_of_visitor(visitor).await {
-                if let (ConversationStatus::Live, Some(agent)) = (row.status, row.agent_id) {
-                    state.hub.send_agent(
-                        agent,
-                        &AgentServerFrame::Typing {
-                            conversation_id: row.id,
-                            typing: *typing,
-                        },
-                    );
-                }
+            if let Ok(Some(row)) = state.store.open_conversation_of_visitor(visitor).await
+                && let (ConversationStatus::Live, Some(agent)) = (row.status, row.agent_id)
+            {
+                state.hub.send_agent(
+                    agent,
+                    &AgentServerFrame::Typing {
+                        conversation_id: row.id,
+                        typing: *typing,
+                    },
+                );
             }
             return None;
         }

@@ -7,7 +7,7 @@ use ts_rs::TS;
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
         #[serde(transparent)]
         #[ts(type = "number")]
         pub struct $name(pub i64);
@@ -142,12 +142,6 @@ pub struct VisitorInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub crm_status: Option<String>,
-}
-
-impl Default for VisitorId {
-    fn default() -> Self {
-        VisitorId(0)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]

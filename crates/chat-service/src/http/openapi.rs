@@ -3,8 +3,18 @@
 
 use serde_json::{Map, Value, json};
 
-/// Every documented route: method, path, summary, auth, request schema, response schema.
-pub const ROUTES: &[(&str, &str, &str, Auth, Option<&str>, &str)] = &[
+/// A documented route: method, path, summary, auth, request schema, response schema.
+pub type Route = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Auth,
+    Option<&'static str>,
+    &'static str,
+);
+
+/// Every documented route.
+pub const ROUTES: &[Route] = &[
     (
         "post",
         "/api/v1/auth/login",

@@ -88,6 +88,8 @@ impl TestService {
     ) -> TestService {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_db(dir.path().join("chat.db"));
+        // Tests send quickly; the rate limit has its own test, which lowers this again.
+        config.visitor_messages_per_10s = 100_000;
         tweak(&mut config);
         let agents = create_agents(&config, settings).await;
         let service = RunningService::start(config.clone())
