@@ -901,6 +901,8 @@
       return;
     }
     state.token = saved;
+    el.startView.hidden = true; // until the service says whether there is a chat to continue
+    setStatus('Connecting…');
     try {
       const session = await api('POST', '/visitor/sessions', { resume_token: saved });
       storeToken(session.token);
@@ -909,6 +911,7 @@
     } catch (err) {
       if (err.status === 0) {
         // Offline: keep the token and try the socket with it; the backoff handles the rest.
+        showStartView();
         connect();
       } else {
         storeToken(null);
