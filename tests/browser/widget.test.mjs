@@ -386,6 +386,9 @@ test('visitor chats with an agent and books a meeting', { timeout: 180_000 }, as
     // The slot is gone for everyone now.
     const slots = await http('GET', `/api/v1/calendars/${agent.profile.id}/slots?days=7`, undefined, agent.token);
     assert.ok(!slots.slots.some((s) => new Date(s.start).getTime() === new Date(slotStart).getTime()), 'booked slot no longer offered');
+    // ... and the meeting is in the visitor's activity history (R7).
+    const activities = await http('GET', `/api/v1/conversations/${conversationId}/activities`, undefined, agent.token);
+    assert.ok(activities.items.some((a) => a.kind === 'meeting_booked'), 'meeting_booked activity recorded');
 
     // A reload continues the same chat from sessionStorage, without duplicating anything.
     await page.reload();
