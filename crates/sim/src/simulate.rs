@@ -6,7 +6,8 @@
 //! a plausible website question, waits for an agent (or is queued, and may leave a message),
 //! then sends its messages one `interval` apart; when an agent wrote since its last message the
 //! next one is a reply and comes sooner (half an interval). It records every ack latency
-//! (send -> ack) and ends the chat at the end.
+//! (send -> ack), gives the agent one more interval to answer the last message, and ends the
+//! chat.
 
 use std::fmt;
 use std::sync::Arc;
@@ -106,8 +107,9 @@ pub struct SimReport {
     pub queued: usize,
     pub joined: usize,
     pub left_messages: usize,
-    /// Visitor messages sent after the first one (replies included).
+    /// Visitor messages sent after the first question (replies included).
     pub messages_sent: usize,
+    /// Of `messages_sent`, those acknowledged.
     pub messages_acked: usize,
     /// Of `messages_sent`, those sent in reply to an agent message.
     pub replies_sent: usize,
@@ -122,7 +124,10 @@ pub struct SimReport {
     pub offers_received: usize,
     pub offers_accepted: usize,
     pub agent_messages_sent: usize,
-    /// Visitor send -> ack, one per acked message (the first message included).
+    /// Agent answers refused because the visitor had ended the chat meanwhile.
+    pub agent_late_replies: usize,
+    /// Visitor send -> ack, one per acked message, the first question (`start_chat`)
+    /// included.
     pub ack_latencies: Vec<Duration>,
     /// Chat start -> `agent_joined`.
     pub join_latencies: Vec<Duration>,
@@ -190,6 +195,7 @@ impl SimReport {
         self.offers_received += other.offers_received;
         self.offers_accepted += other.offers_accepted;
         self.agent_messages_sent += other.agent_messages_sent;
+        self.agent_late_replies += other.agent_late_replies;
         self.ack_latencies.extend(other.ack_latencies);
         self.join_latencies.extend(other.join_latencies);
         self.error_count += other.error_count;
@@ -253,11 +259,12 @@ impl fmt::Display for SimReport {
         if self.agents_connected > 0 {
             writeln!(
                 f,
-                "  simulated agents      {} connected, {} offers, {} accepted, {} messages",
+                "  simulated agents      {} connected, {} offers, {} accepted, {} messages ({} too late)",
                 self.agents_connected,
                 self.offers_received,
                 self.offers_accepted,
-                self.agent_messages_sent
+                self.agent_messages_sent,
+                self.agent_late_replies
             )?;
         }
         writeln!(f, "  errors                {}", self.error_count)?;
@@ -484,7 +491,6 @@ async fn run_visitor(
     match visitor.start_chat(profile.first_question.as_str()).await {
         Ok(_) => {
             report.chats_started += 1;
-            report.messages_acked += 1;
             report.ack_latencies.push(chat_started.elapsed());
         }
         Err(e) => {
@@ -655,7 +661,28 @@ async fn chat(
             }
         }
     }
-    true
+    // Give the agent up to one more interval to answer the last message before leaving.
+    let linger = earliest(Instant::now() + config.interval, deadline);
+    loop {
+        match visitor.next_frame(until(linger)).await {
+            Ok(VisitorServerFrame::Message { message })
+                if matches!(message.author, Author::Agent { .. }) =>
+            {
+                report.agent_messages_received += 1;
+                return true;
+            }
+            Ok(VisitorServerFrame::ChatEnded { .. }) => {
+                report.chats_ended_by_service += 1;
+                return false;
+            }
+            Ok(_) => {}
+            Err(Error::Timeout { .. }) => return true,
+            Err(e) => {
+                report.record_error("chat", e);
+                return false;
+            }
+        }
+    }
 }
 
 async fn leave_message(visitor: &mut VisitorClient, report: &mut SimReport, rng: &mut StdRng) {
@@ -756,6 +783,10 @@ async fn run_agent(
                 let text = AGENT_REPLIES.choose(&mut rng).copied().unwrap_or("OK.");
                 match client.send_text(message.conversation_id, text).await {
                     Ok(_) => report.agent_messages_sent += 1,
+                    // The visitor ended the chat while the answer was on its way.
+                    Err(e) if e.code() == Some(protocol::ErrorCode::Conflict) => {
+                        report.agent_late_replies += 1
+                    }
                     Err(e) => report.record_error("agent send_message", e),
                 }
             }

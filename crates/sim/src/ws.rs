@@ -69,7 +69,8 @@ impl<F: DeserializeOwned + Debug> FrameSocket<F> {
             })?;
             request.headers_mut().insert(name, value);
         }
-        let connect = tokio_tungstenite::connect_async(request);
+        // Small frames both ways: without TCP_NODELAY, Nagle plus delayed ACKs add ~40 ms.
+        let connect = tokio_tungstenite::connect_async_with_config(request, None, true);
         let (ws, _response) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| Error::timeout(CONNECT_TIMEOUT, format!("{what} connect")))??;
