@@ -126,9 +126,10 @@ pub struct SimReport {
     pub agent_messages_sent: usize,
     /// Agent answers refused because the visitor had ended the chat meanwhile.
     pub agent_late_replies: usize,
-    /// Visitor send -> ack, one per acked message, the first question (`start_chat`)
-    /// included.
+    /// Visitor `send_message` -> ack, one per acked message.
     pub ack_latencies: Vec<Duration>,
+    /// Visitor `start_chat` -> ack, one per chat started (this includes routing).
+    pub start_latencies: Vec<Duration>,
     /// Chat start -> `agent_joined`.
     pub join_latencies: Vec<Duration>,
     pub error_count: usize,
@@ -197,6 +198,7 @@ impl SimReport {
         self.agent_messages_sent += other.agent_messages_sent;
         self.agent_late_replies += other.agent_late_replies;
         self.ack_latencies.extend(other.ack_latencies);
+        self.start_latencies.extend(other.start_latencies);
         self.join_latencies.extend(other.join_latencies);
         self.error_count += other.error_count;
         for error in other.errors {
@@ -223,7 +225,13 @@ impl fmt::Display for SimReport {
             self.elapsed.as_secs_f64()
         )?;
         writeln!(f, "  sessions opened       {}", self.sessions_opened)?;
-        writeln!(f, "  chats started         {}", self.chats_started)?;
+        writeln!(
+            f,
+            "  chats started         {} (start_chat ack p50 {}, p99 {})",
+            self.chats_started,
+            ms(percentile(&self.start_latencies, 50.0)),
+            ms(percentile(&self.start_latencies, 99.0))
+        )?;
         writeln!(f, "  queued                {}", self.queued)?;
         writeln!(
             f,
@@ -491,7 +499,7 @@ async fn run_visitor(
     match visitor.start_chat(profile.first_question.as_str()).await {
         Ok(_) => {
             report.chats_started += 1;
-            report.ack_latencies.push(chat_started.elapsed());
+            report.start_latencies.push(chat_started.elapsed());
         }
         Err(e) => {
             report.record_error("start_chat", e);
