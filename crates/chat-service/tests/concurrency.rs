@@ -150,18 +150,23 @@ async fn many_visitors_and_eager_agents_never_break_the_limit_or_double_assign()
     let mut handles = Vec::new();
     for i in 0..3 {
         let (_, mut agent) = svc.agent(i).await;
-        // Each agent accepts every offer as fast as it can.
+        // Each agent accepts every offer as fast as it can until it is at its limit; then it
+        // checks that no further offer was made to it.
         handles.push(tokio::spawn(async move {
             let mut accepted = 0;
-            loop {
-                let Ok(offer) = agent.expect_offer(std::time::Duration::from_secs(3)).await else {
-                    break;
-                };
-                if agent.accept(offer.id).await.is_ok() {
-                    accepted += 1;
-                }
+            while accepted < 5 {
+                let offer = agent
+                    .expect_offer(WAIT)
+                    .await
+                    .expect("an offer while below the limit");
+                agent
+                    .accept(offer.id)
+                    .await
+                    .expect("accept below the limit");
+                accepted += 1;
             }
-            accepted
+            assert_nothing_pending(&mut agent, "agent at its limit", is_offer).await;
+            (accepted, agent)
         }));
     }
     let visitors: Vec<_> = (0..40)
@@ -181,8 +186,11 @@ async fn many_visitors_and_eager_agents_never_break_the_limit_or_double_assign()
         keep.push(v.await.expect("visitor task"));
     }
     let mut total = 0;
+    let mut agents = Vec::new();
     for h in handles {
-        total += h.await.expect("agent task");
+        let (accepted, agent) = h.await.expect("agent task");
+        total += accepted;
+        agents.push(agent);
     }
     assert_eq!(
         total, 15,
@@ -209,7 +217,7 @@ async fn many_visitors_and_eager_agents_never_break_the_limit_or_double_assign()
             .await
             .expect("query");
     assert_eq!(waiting, 25);
-    drop(keep);
+    drop((keep, agents));
     svc.stop().await;
 }
 
