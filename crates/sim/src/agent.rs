@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use protocol::PROTOCOL_VERSION;
-use protocol::agent_ws::{AgentCommand, AgentEvent, AgentServerFrame, ResumeFrom};
+use protocol::agent_ws::{AgentCommand, AgentEvent, AgentServerFrame, ReadySnapshot, ResumeFrom};
 use protocol::{
     AgentId, AvailabilityStatus, ClientId, ConversationId, Message, MessageId, OfferId,
 };
@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
 use tokio_tungstenite::tungstenite::{self, Bytes};
 
 use crate::error::{Error, Result};
-use crate::http::BaseUrl;
+use crate::http::{ApiClient, BaseUrl};
 use crate::ws::{FrameSocket, Wait, new_client_id};
 
 pub const AGENT_WS_PATH: &str = "/api/v1/agent/ws";
@@ -89,6 +89,24 @@ impl AgentClient {
             }
         }
         Ok((client, first))
+    }
+
+    /// Signs in over REST and connects without resuming: the usual start of a test.
+    /// Returns the client, its `ready` snapshot and a REST client carrying the token.
+    pub async fn login(
+        base_url: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<(AgentClient, ReadySnapshot, ApiClient)> {
+        let mut api = ApiClient::new(base_url)?;
+        let response = api.login(email, password).await?;
+        let (client, first) = Self::connect(base_url, &response.token, None).await?;
+        match first {
+            AgentServerFrame::Ready(snapshot) => Ok((client, snapshot, api)),
+            other => Err(Error::Unexpected(format!(
+                "expected ready after a fresh hello, got {other:?}"
+            ))),
+        }
     }
 
     /// Opens the socket (with the bearer token when given) without sending `hello`, for tests
@@ -425,7 +443,6 @@ pub fn command_id(command: &AgentCommand) -> Option<&ClientId> {
 
 #[cfg(test)]
 mod tests {
-    use protocol::agent_ws::ReadySnapshot;
     use protocol::{
         AgentProfile, Availability, AvailabilitySource, ErrorBody, ErrorCode, Offer, VisitorId,
         VisitorInfo,

@@ -29,14 +29,8 @@ fn ok<T>(r: sim::Result<T>, what: &str) -> T {
 }
 
 async fn agent(email: &str) -> (ApiClient, AgentClient) {
-    let base = base();
-    let mut api = ok(ApiClient::new(&base), "api");
-    let login = ok(api.login(email, PASSWORD).await, "login");
-    let (client, first) = ok(
-        AgentClient::connect(&base, &login.token, None).await,
-        "connect",
-    );
-    assert!(matches!(first, AgentServerFrame::Ready(_)), "{first:?}");
+    let (client, ready, api) = ok(AgentClient::login(&base(), email, PASSWORD).await, "login");
+    assert_eq!(ready.agent.email, email);
     (api, client)
 }
 
