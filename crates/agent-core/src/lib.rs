@@ -6,9 +6,17 @@
 //! raises native notifications for offers through a [`notifier::Notifier`].
 
 pub mod api_client;
+pub mod backoff;
 pub mod config;
 pub mod credentials;
+pub mod engine;
 pub mod error;
+mod fsutil;
 pub mod notifier;
+pub mod outbox;
+pub mod state;
 
+pub use api_client::{ApiClient, ServiceUrl};
+pub use engine::{AgentCore, CoreEvent, CoreOptions, OfferClosed};
 pub use error::{Error, Result};
+pub use state::{ClientState, ConnectionStatus};

@@ -35,10 +35,13 @@ const COMMAND_TYPES: &[&str] = &[
     "share_calendar",
 ];
 
-/// Close codes: 1001 going away (shutdown), 1008 policy (protocol violation), 4000 resync.
+/// Close codes: 1001 going away (shutdown), 1008 policy (protocol violation), 4000 resync,
+/// 4001 signed out.
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_RESYNC: u16 = 4000;
+/// The token was revoked (logout); the client must log in again.
+const CLOSE_SIGNED_OUT: u16 = 4001;
 
 /// Largest frame the transport accepts; frames between 64 KiB and this get a `too_large`
 /// error and the connection stays open.
@@ -53,7 +56,7 @@ pub async fn upgrade(
         .max_frame_size(TRANSPORT_MAX)
         .on_upgrade(move |socket| async move {
             let agent = auth.agent_id;
-            if let Err(e) = run(state, agent, socket).await {
+            if let Err(e) = run(state, agent, auth.token_hash, socket).await {
                 tracing::debug!(agent = %agent, error = %e, "agent socket ended with an error");
             }
         })
@@ -80,7 +83,12 @@ fn error_frame(id: Option<String>, error: ErrorBody) -> AgentServerFrame {
     AgentServerFrame::Error { id, error }
 }
 
-async fn run(state: AppState, agent: AgentId, mut socket: WebSocket) -> Result<()> {
+async fn run(
+    state: AppState,
+    agent: AgentId,
+    token_hash: String,
+    mut socket: WebSocket,
+) -> Result<()> {
     let heartbeat = state.config.heartbeat();
     // 1. hello, within a heartbeat interval or so.
     let hello = tokio::time::timeout(heartbeat.max(Duration::from_secs(10)), socket.recv()).await;
@@ -124,7 +132,7 @@ async fn run(state: AppState, agent: AgentId, mut socket: WebSocket) -> Result<(
     };
 
     // 2. attach, then snapshot or replay.
-    let attachment = state.hub.attach_agent(agent, resume.as_ref());
+    let attachment = state.hub.attach_agent(agent, resume.as_ref(), &token_hash);
     let conn_id = attachment.conn_id;
     let mut rx = attachment.rx;
     if attachment.first {
@@ -151,7 +159,7 @@ async fn run(state: AppState, agent: AgentId, mut socket: WebSocket) -> Result<(
                 }
             }
         }
-        serve(&state, agent, &mut socket, &mut rx, heartbeat).await
+        serve(&state, agent, conn_id, &mut socket, &mut rx, heartbeat).await
     }
     .await;
     if state.hub.detach_agent(agent, conn_id) {
@@ -201,6 +209,7 @@ async fn snapshot(state: &AppState, agent: AgentId, seq: u64) -> Result<ReadySna
 async fn serve(
     state: &AppState,
     agent: AgentId,
+    conn_id: u64,
     socket: &mut WebSocket,
     rx: &mut tokio::sync::mpsc::Receiver<Frame>,
     heartbeat: Duration,
@@ -221,7 +230,12 @@ async fn serve(
             frame = rx.recv() => match frame {
                 Some(frame) => socket.send(shared(&frame)).await.map_err(ws_err)?,
                 None => {
-                    close(socket, CLOSE_RESYNC, "too far behind; reconnect and resume").await;
+                    // Dropped by the hub: logged out, or too slow to keep up.
+                    if state.hub.was_signed_out(agent, conn_id) {
+                        close(socket, CLOSE_SIGNED_OUT, "signed out").await;
+                    } else {
+                        close(socket, CLOSE_RESYNC, "too far behind; reconnect and resume").await;
+                    }
                     return Ok(());
                 }
             },
@@ -389,6 +403,11 @@ async fn apply(
             ..
         } => {
             chat::conversation_visible_to(state, conversation_id, agent).await?;
+            if state.store.message_conversation(message_id).await? != Some(conversation_id) {
+                return Err(Error::invalid(format!(
+                    "message_id: no message {message_id} in conversation {conversation_id}"
+                )));
+            }
             state
                 .store
                 .mark_read(agent, conversation_id, message_id)

@@ -24,6 +24,8 @@ pub const SOCKET_QUEUE: usize = 1024;
 struct Conn {
     id: u64,
     tx: mpsc::Sender<Frame>,
+    /// The hash of the token the socket was opened with (agents only).
+    token_hash: String,
 }
 
 #[derive(Default)]
@@ -35,6 +37,8 @@ struct AgentStream {
     /// applied again.
     answered: HashMap<String, Frame>,
     answered_order: VecDeque<String>,
+    /// Sockets dropped because their token was revoked.
+    signed_out: Vec<u64>,
 }
 
 /// How an attached agent socket starts.
@@ -127,13 +131,22 @@ impl Hub {
 
     /// Registers an agent socket. With a resume point inside the ring of this epoch, the
     /// missed events are returned for replay; otherwise the socket starts from a snapshot.
-    pub fn attach_agent(&self, agent: AgentId, resume: Option<&ResumeFrom>) -> AgentAttachment {
+    pub fn attach_agent(
+        &self,
+        agent: AgentId,
+        resume: Option<&ResumeFrom>,
+        token_hash: &str,
+    ) -> AgentAttachment {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut agents = lock(&self.agents);
         let stream = agents.entry(agent).or_default();
         let first = stream.conns.is_empty();
-        stream.conns.push(Conn { id: conn_id, tx });
+        stream.conns.push(Conn {
+            id: conn_id,
+            tx,
+            token_hash: token_hash.to_owned(),
+        });
         let last = stream.last_seq;
         let oldest = stream.ring.front().map_or(last + 1, |(s, _)| *s);
         let start = match resume {
@@ -170,6 +183,30 @@ impl Hub {
         before > 0 && stream.conns.is_empty()
     }
 
+    /// Drops the agent's sockets opened with a token that was just revoked (logout).
+    pub fn sign_out(&self, agent: AgentId, token_hash: &str) {
+        let mut agents = lock(&self.agents);
+        if let Some(stream) = agents.get_mut(&agent) {
+            let (gone, kept): (Vec<Conn>, Vec<Conn>) = stream
+                .conns
+                .drain(..)
+                .partition(|c| c.token_hash == token_hash);
+            stream.conns = kept;
+            stream.signed_out.extend(gone.iter().map(|c| c.id));
+        }
+    }
+
+    /// Whether the socket was dropped by [`Hub::sign_out`] (consumes the mark).
+    pub fn was_signed_out(&self, agent: AgentId, conn_id: u64) -> bool {
+        let mut agents = lock(&self.agents);
+        let Some(stream) = agents.get_mut(&agent) else {
+            return false;
+        };
+        let before = stream.signed_out.len();
+        stream.signed_out.retain(|id| *id != conn_id);
+        before != stream.signed_out.len()
+    }
+
     pub fn is_agent_connected(&self, agent: AgentId) -> bool {
         lock(&self.agents)
             .get(&agent)
@@ -203,10 +240,11 @@ impl Hub {
     pub fn attach_visitor(&self, visitor: VisitorId) -> (u64, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        lock(&self.visitors)
-            .entry(visitor)
-            .or_default()
-            .push(Conn { id: conn_id, tx });
+        lock(&self.visitors).entry(visitor).or_default().push(Conn {
+            id: conn_id,
+            tx,
+            token_hash: String::new(),
+        });
         (conn_id, rx)
     }
 
@@ -277,7 +315,7 @@ mod tests {
             epoch: hub.epoch().to_owned(),
             seq: 3,
         };
-        let att = hub.attach_agent(a, Some(&resume));
+        let att = hub.attach_agent(a, Some(&resume), "t");
         match att.start {
             AgentStart::Resumed { from, to, replay } => {
                 assert_eq!((from, to, replay.len()), (4, 5, 2));
@@ -299,7 +337,7 @@ mod tests {
             seq: 2,
         };
         assert!(matches!(
-            hub.attach_agent(a, Some(&old)).start,
+            hub.attach_agent(a, Some(&old), "t").start,
             AgentStart::Snapshot { seq: 10 }
         ));
         let other = ResumeFrom {
@@ -307,7 +345,7 @@ mod tests {
             seq: 9,
         };
         assert!(matches!(
-            hub.attach_agent(a, Some(&other)).start,
+            hub.attach_agent(a, Some(&other), "t").start,
             AgentStart::Snapshot { seq: 10 }
         ));
         let edge = ResumeFrom {
@@ -315,7 +353,7 @@ mod tests {
             seq: 7,
         };
         assert!(matches!(
-            hub.attach_agent(a, Some(&edge)).start,
+            hub.attach_agent(a, Some(&edge), "t").start,
             AgentStart::Resumed {
                 from: 8,
                 to: 10,
@@ -328,7 +366,7 @@ mod tests {
     fn a_slow_socket_is_dropped_not_waited_for() {
         let hub = Hub::new(10);
         let a = AgentId(1);
-        let att = hub.attach_agent(a, None);
+        let att = hub.attach_agent(a, None, "t");
         for n in 0..=(SOCKET_QUEUE as i64) {
             hub.publish(a, ev(n));
         }

@@ -1214,8 +1214,6 @@ async fn a_frame_over_the_transport_limit_does_not_hurt_the_service() {
 }
 
 #[tokio::test]
-#[ignore = "service bug: mark_read accepts a message id that is not in the conversation \
-            (or does not exist), and a huge id marks every future visitor message read"]
 async fn mark_read_refuses_a_message_of_another_conversation() {
     let mut svc = TestService::start(1).await;
     let (api, mut agent, mut visitor, conv) = live_chat(&svc).await;

@@ -585,8 +585,6 @@ async fn the_conversation_list_pages_newest_first_without_gaps_and_searches() {
 }
 
 #[tokio::test]
-#[ignore = "service bug: GET /api/v1/conversations?q= limits q by bytes (s.len() > 200) while the \
-            error says 200 characters, so 150 non-ASCII characters are refused"]
 async fn the_search_limit_counts_characters() {
     let mut svc = TestService::start(1).await;
     let api = svc.login(0).await;

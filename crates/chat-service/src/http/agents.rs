@@ -65,6 +65,7 @@ pub async fn logout(State(state): State<AppState>, auth: AgentAuth) -> Result<St
         .store
         .revoke_token(&auth.token_hash, Utc::now())
         .await?;
+    state.hub.sign_out(auth.agent_id, &auth.token_hash);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -35,7 +35,7 @@ pub async fn list(
     if limit == 0 || limit > 200 {
         return Err(Error::invalid("limit must be between 1 and 200"));
     }
-    if q.q.as_ref().is_some_and(|s| s.len() > 200) {
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
         return Err(Error::invalid("q: at most 200 characters"));
     }
     let page = state

@@ -209,6 +209,8 @@ pub trait Store: Send + Sync + 'static {
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<MessagePage>;
+    /// The conversation a message belongs to, if the message exists.
+    async fn message_conversation(&self, id: MessageId) -> Result<Option<ConversationId>>;
     async fn first_visitor_text(&self, id: ConversationId) -> Result<Option<String>>;
     async fn mark_read(
         &self,

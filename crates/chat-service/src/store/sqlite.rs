@@ -899,6 +899,15 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn message_conversation(&self, id: MessageId) -> Result<Option<ConversationId>> {
+        let c: Option<i64> =
+            sqlx::query_scalar("SELECT conversation_id FROM messages WHERE id = ?1")
+                .bind(id.0)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(c.map(ConversationId))
+    }
+
     async fn first_visitor_text(&self, id: ConversationId) -> Result<Option<String>> {
         let json: Option<String> = sqlx::query_scalar(
             "SELECT content_json FROM messages WHERE conversation_id = ?1 AND author_role = 'visitor' ORDER BY id LIMIT 1",
