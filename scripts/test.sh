@@ -13,9 +13,10 @@ cargo fmt --all --check
 echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
+# The client engine's tests kill and restart the service binary.
+cargo build -p chat-service --locked
 cargo test --workspace --locked
 echo "== browser tests (headless Chromium)"
-cargo build -p chat-service --locked
 CHAT_SERVICE_BIN="$PWD/target/debug/chat-service" tests/browser/run.sh
 
 echo "== all tests passed in $(( $(date +%s) - started )) s"

@@ -19,7 +19,10 @@ pub struct ServiceUrl(reqwest::Url);
 
 impl ServiceUrl {
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::BadUrl { url: url.to_owned(), reason: reason.to_owned() };
+        let bad = |reason: &str| Error::BadUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
         let trimmed = url.trim();
         if trimmed.is_empty() {
             return Err(bad("the service URL is empty"));
@@ -76,6 +79,16 @@ pub struct ApiClient {
     token: Option<String>,
 }
 
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("ApiClient")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
 impl ApiClient {
     pub fn new(base: ServiceUrl) -> Result<Self> {
         let http = reqwest::Client::builder()
@@ -84,7 +97,11 @@ impl ApiClient {
             .user_agent(concat!("agent-inbox/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(ApiClient { base, http, token: None })
+        Ok(ApiClient {
+            base,
+            http,
+            token: None,
+        })
     }
 
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
@@ -117,7 +134,10 @@ impl ApiClient {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let res = req.send().await.map_err(|e| Error::Unreachable { url: self.base.to_string(), reason: describe(&e) })?;
+        let res = req.send().await.map_err(|e| Error::Unreachable {
+            url: self.base.to_string(),
+            reason: describe(&e),
+        })?;
         if res.status().is_success() {
             return Ok(res);
         }
@@ -129,7 +149,10 @@ impl ApiClient {
                 "{} answered 404 for {path}: is this an Agent Inbox chat service?",
                 self.base
             ))),
-            Err(_) => Err(Error::Protocol(format!("HTTP {status} from {path}: {}", text.chars().take(200).collect::<String>()))),
+            Err(_) => Err(Error::Protocol(format!(
+                "HTTP {status} from {path}: {}",
+                text.chars().take(200).collect::<String>()
+            ))),
         }
     }
 
@@ -138,21 +161,31 @@ impl ApiClient {
         decode(res, path).await
     }
 
-    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> Result<T> {
+    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         let res = self.call(method, path, &[], Some(body)).await?;
         decode(res, path).await
     }
 
     /// Logs in; the returned client carries the token.
     pub async fn login(&self, email: &str, password: &str) -> Result<(ApiClient, LoginResponse)> {
-        let req = LoginRequest { email: email.to_owned(), password: password.to_owned() };
+        let req = LoginRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+        };
         let res: LoginResponse = self.send(Method::POST, "/api/v1/auth/login", &req).await?;
         Ok((self.clone().with_token(res.token.clone()), res))
     }
 
     /// Revokes the token on the service.
     pub async fn logout(&self) -> Result<()> {
-        self.call::<()>(Method::POST, "/api/v1/auth/logout", &[], None).await.map(drop)
+        self.call::<()>(Method::POST, "/api/v1/auth/logout", &[], None)
+            .await
+            .map(drop)
     }
 
     pub async fn health(&self) -> Result<Health> {
@@ -168,11 +201,20 @@ impl ApiClient {
     }
 
     pub async fn put_settings(&self, settings: &AgentSettings) -> Result<AgentSettings> {
-        self.send(Method::PUT, "/api/v1/me/settings", settings).await
+        self.send(Method::PUT, "/api/v1/me/settings", settings)
+            .await
     }
 
-    pub async fn set_availability(&self, status: Option<AvailabilityStatus>) -> Result<Availability> {
-        self.send(Method::PUT, "/api/v1/me/availability", &SetAvailabilityRequest { status }).await
+    pub async fn set_availability(
+        &self,
+        status: Option<AvailabilityStatus>,
+    ) -> Result<Availability> {
+        self.send(
+            Method::PUT,
+            "/api/v1/me/availability",
+            &SetAvailabilityRequest { status },
+        )
+        .await
     }
 
     pub async fn agents(&self) -> Result<Vec<AgentSummary>> {
@@ -186,10 +228,13 @@ impl ApiClient {
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<ConversationPage> {
-        let mut q = vec![("scope", match scope {
-            ConversationScope::Active => "active".to_owned(),
-            ConversationScope::All => "all".to_owned(),
-        })];
+        let mut q = vec![(
+            "scope",
+            match scope {
+                ConversationScope::Active => "active".to_owned(),
+                ConversationScope::All => "all".to_owned(),
+            },
+        )];
         if let Some(s) = search.filter(|s| !s.trim().is_empty()) {
             q.push(("q", s.to_owned()));
         }
@@ -206,7 +251,12 @@ impl ApiClient {
         self.get(&format!("/api/v1/conversations/{id}"), &[]).await
     }
 
-    pub async fn messages(&self, id: ConversationId, before: Option<MessageId>, limit: Option<u32>) -> Result<MessagePage> {
+    pub async fn messages(
+        &self,
+        id: ConversationId,
+        before: Option<MessageId>,
+        limit: Option<u32>,
+    ) -> Result<MessagePage> {
         let mut q = Vec::new();
         if let Some(b) = before {
             q.push(("before", b.to_string()));
@@ -214,22 +264,27 @@ impl ApiClient {
         if let Some(l) = limit {
             q.push(("limit", l.to_string()));
         }
-        self.get(&format!("/api/v1/conversations/{id}/messages"), &q).await
+        self.get(&format!("/api/v1/conversations/{id}/messages"), &q)
+            .await
     }
 
     pub async fn visitor(&self, id: ConversationId) -> Result<VisitorInfo> {
-        self.get(&format!("/api/v1/conversations/{id}/visitor"), &[]).await
+        self.get(&format!("/api/v1/conversations/{id}/visitor"), &[])
+            .await
     }
 
     /// The visitor's activities of the last 90 days (the service filters).
     pub async fn activities(&self, id: ConversationId) -> Result<ActivityList> {
-        self.get(&format!("/api/v1/conversations/{id}/activities"), &[]).await
+        self.get(&format!("/api/v1/conversations/{id}/activities"), &[])
+            .await
     }
 
     pub async fn transcript(&self, id: ConversationId) -> Result<String> {
         let path = format!("/api/v1/conversations/{id}/transcript");
         let res = self.call::<()>(Method::GET, &path, &[], None).await?;
-        res.text().await.map_err(|e| Error::Protocol(format!("reading the transcript: {e}")))
+        res.text()
+            .await
+            .map_err(|e| Error::Protocol(format!("reading the transcript: {e}")))
     }
 
     /// Saves the transcript as a `.txt` file (written atomically).
@@ -242,7 +297,12 @@ impl ApiClient {
         self.get("/api/v1/calendars", &[]).await
     }
 
-    pub async fn slots(&self, agent: AgentId, from: Option<DateTime<Utc>>, days: Option<u32>) -> Result<SlotList> {
+    pub async fn slots(
+        &self,
+        agent: AgentId,
+        from: Option<DateTime<Utc>>,
+        days: Option<u32>,
+    ) -> Result<SlotList> {
         let mut q = Vec::new();
         if let Some(f) = from {
             q.push(("from", f.to_rfc3339()));
@@ -250,13 +310,18 @@ impl ApiClient {
         if let Some(d) = days {
             q.push(("days", d.to_string()));
         }
-        self.get(&format!("/api/v1/calendars/{agent}/slots"), &q).await
+        self.get(&format!("/api/v1/calendars/{agent}/slots"), &q)
+            .await
     }
 }
 
 async fn decode<T: DeserializeOwned>(res: reqwest::Response, path: &str) -> Result<T> {
-    let bytes = res.bytes().await.map_err(|e| Error::Protocol(format!("reading {path}: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("{path} answered with an unexpected body: {e}")))
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| Error::Protocol(format!("reading {path}: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Protocol(format!("{path} answered with an unexpected body: {e}")))
 }
 
 /// A one-line reason for a transport error, without reqwest's nesting.
@@ -286,7 +351,10 @@ mod tests {
         assert_eq!(u.as_str(), "http://127.0.0.1:8080");
         assert_eq!(u.agent_socket(), "ws://127.0.0.1:8080/api/v1/agent/ws");
         let s = ServiceUrl::parse("https://chat.example.com/inbox/").expect("valid");
-        assert_eq!(s.agent_socket(), "wss://chat.example.com/inbox/api/v1/agent/ws");
+        assert_eq!(
+            s.agent_socket(),
+            "wss://chat.example.com/inbox/api/v1/agent/ws"
+        );
         for bad in ["", "ftp://x", "not a url", "http://", "http://h/?q=1"] {
             assert!(ServiceUrl::parse(bad).is_err(), "{bad:?} should be refused");
         }

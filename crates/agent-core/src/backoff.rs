@@ -15,7 +15,10 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { base: Duration::from_millis(500), max: Duration::from_secs(20) }
+        Backoff {
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(20),
+        }
     }
 }
 
@@ -23,7 +26,10 @@ impl Backoff {
     /// The cap for `attempt`: `base * 2^attempt`, at most `max`.
     pub fn cap(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.max).max(self.base.min(self.max))
+        self.base
+            .saturating_mul(factor)
+            .min(self.max)
+            .max(self.base.min(self.max))
     }
 
     /// A random delay in `[0, cap(attempt)]` ("full jitter").

@@ -84,15 +84,32 @@ pub enum OfferClosed {
 pub enum CoreEvent {
     Connection(ConnectionStatus),
     OfferReceived(Offer),
-    OfferClosed { offer_id: OfferId, reason: OfferClosed },
+    /// An offer's notification was raised (`realert` for the repeats while it is unanswered):
+    /// the shell plays the sound and asks for tray attention (R9).
+    OfferAlert {
+        offer_id: OfferId,
+        realert: bool,
+    },
+    OfferClosed {
+        offer_id: OfferId,
+        reason: OfferClosed,
+    },
     MessageReceived(Message),
     ConversationStarted(ConversationId),
-    ConversationEnded { conversation_id: ConversationId, reason: EndReason },
+    ConversationEnded {
+        conversation_id: ConversationId,
+        reason: EndReason,
+    },
     MessageLeft(ConversationSummary),
     /// The service refused a queued command.
-    CommandFailed { client_id: ClientId, error: ErrorBody },
+    CommandFailed {
+        client_id: ClientId,
+        error: ErrorBody,
+    },
     /// A notification asked for the window (on this conversation).
-    OpenWindow { conversation_id: Option<ConversationId> },
+    OpenWindow {
+        conversation_id: Option<ConversationId>,
+    },
 }
 
 enum Cmd {
@@ -129,7 +146,10 @@ impl AgentCore {
         };
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (sink, actions_rx) = AnswerSink::channel(64);
-        let mut initial = ClientState { outbox_len: u32::try_from(outbox.len()).unwrap_or(u32::MAX), ..Default::default() };
+        let mut initial = ClientState {
+            outbox_len: u32::try_from(outbox.len()).unwrap_or(u32::MAX),
+            ..Default::default()
+        };
         initial.connection = ConnectionStatus::Connecting;
         let (state_tx, state_rx) = watch::channel(Arc::new(initial.clone()));
         let (events, _) = broadcast::channel(1024);
@@ -150,7 +170,12 @@ impl AgentCore {
             focused: false,
         };
         let task = tokio::spawn(engine.run());
-        Ok(AgentCore { cmd: cmd_tx, state: state_rx, events, task: Mutex::new(Some(task)) })
+        Ok(AgentCore {
+            cmd: cmd_tx,
+            state: state_rx,
+            events,
+            task: Mutex::new(Some(task)),
+        })
     }
 
     /// The current state.
@@ -168,7 +193,11 @@ impl AgentCore {
     }
 
     /// Waits until the state satisfies `pred`, at most `timeout`.
-    pub async fn wait_for(&self, timeout: Duration, mut pred: impl FnMut(&ClientState) -> bool) -> Result<Arc<ClientState>> {
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&ClientState) -> bool,
+    ) -> Result<Arc<ClientState>> {
         let mut rx = self.state.clone();
         let found = tokio::time::timeout(timeout, async {
             loop {
@@ -182,50 +211,97 @@ impl AgentCore {
             }
         })
         .await;
-        found.unwrap_or_else(|_| Err(Error::Protocol(format!("state condition not reached within {timeout:?}"))))
+        found.unwrap_or_else(|_| {
+            Err(Error::Protocol(format!(
+                "state condition not reached within {timeout:?}"
+            )))
+        })
     }
 
     async fn enqueue(&self, command: AgentCommand) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(Cmd::Enqueue(command, tx)).await.map_err(|_| Error::Stopped)?;
+        self.cmd
+            .send(Cmd::Enqueue(command, tx))
+            .await
+            .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)?
     }
 
     /// Queues a message (delivered now, or after reconnect); returns its client id.
-    pub async fn send_message(&self, conversation_id: ConversationId, text: &str) -> Result<ClientId> {
+    pub async fn send_message(
+        &self,
+        conversation_id: ConversationId,
+        text: &str,
+    ) -> Result<ClientId> {
         if text.trim().is_empty() {
             return Err(invalid("text: a message cannot be empty"));
         }
         if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(invalid(format!("text: at most {MAX_MESSAGE_CHARS} characters")));
+            return Err(invalid(format!(
+                "text: at most {MAX_MESSAGE_CHARS} characters"
+            )));
         }
         let id = new_id();
-        self.enqueue(AgentCommand::SendMessage { id: id.clone(), conversation_id, text: text.to_owned() }).await?;
+        self.enqueue(AgentCommand::SendMessage {
+            id: id.clone(),
+            conversation_id,
+            text: text.to_owned(),
+        })
+        .await?;
         Ok(id)
     }
 
     /// Sets (or with `None` clears) the manual availability toggle (R1).
     pub async fn set_availability(&self, status: Option<AvailabilityStatus>) -> Result<()> {
-        self.enqueue(AgentCommand::SetAvailability { id: new_id(), status }).await
+        self.enqueue(AgentCommand::SetAvailability {
+            id: new_id(),
+            status,
+        })
+        .await
     }
 
     pub async fn end_chat(&self, conversation_id: ConversationId) -> Result<()> {
-        self.enqueue(AgentCommand::EndChat { id: new_id(), conversation_id }).await
+        self.enqueue(AgentCommand::EndChat {
+            id: new_id(),
+            conversation_id,
+        })
+        .await
     }
 
-    pub async fn mark_read(&self, conversation_id: ConversationId, message_id: MessageId) -> Result<()> {
-        self.enqueue(AgentCommand::MarkRead { id: new_id(), conversation_id, message_id }).await
+    pub async fn mark_read(
+        &self,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+    ) -> Result<()> {
+        self.enqueue(AgentCommand::MarkRead {
+            id: new_id(),
+            conversation_id,
+            message_id,
+        })
+        .await
     }
 
-    pub async fn share_calendar(&self, conversation_id: ConversationId, calendar_agent_id: AgentId) -> Result<()> {
-        self.enqueue(AgentCommand::ShareCalendar { id: new_id(), conversation_id, calendar_agent_id }).await
+    pub async fn share_calendar(
+        &self,
+        conversation_id: ConversationId,
+        calendar_agent_id: AgentId,
+    ) -> Result<()> {
+        self.enqueue(AgentCommand::ShareCalendar {
+            id: new_id(),
+            conversation_id,
+            calendar_agent_id,
+        })
+        .await
     }
 
     /// Answers an offer; resolves when the service has applied it. An offer is answered once:
     /// a second answer (from the UI after the notification, say) gets `NoSuchOffer`.
     pub async fn answer(&self, offer_id: OfferId, answer: OfferAnswer) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(Cmd::Answer(offer_id, answer, Some(tx))).await.map_err(|_| Error::Stopped)?;
+        self.cmd
+            .send(Cmd::Answer(offer_id, answer, Some(tx)))
+            .await
+            .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)?
     }
 
@@ -270,9 +346,19 @@ enum End {
     Stop(Option<oneshot::Sender<()>>),
     SignedOut(String),
     /// Lost; `connected` says whether it had been up (resets the backoff).
-    Lost { error: String, connected: bool },
+    Lost {
+        error: String,
+        connected: bool,
+    },
     /// Reconnect at once: a sequence gap (resume) or a reconnect request.
     Again,
+}
+
+struct InFlightAnswer {
+    offer_id: OfferId,
+    conversation_id: ConversationId,
+    answer: OfferAnswer,
+    reply: Option<oneshot::Sender<Result<()>>>,
 }
 
 struct Engine {
@@ -287,8 +373,8 @@ struct Engine {
     outbox: Outbox,
     /// Callers waiting for a queued command's answer.
     waiters: HashMap<ClientId, oneshot::Sender<Result<()>>>,
-    /// Offer answers in flight: client id -> (offer, answer, caller).
-    answers: HashMap<ClientId, (OfferId, OfferAnswer, Option<oneshot::Sender<Result<()>>>)>,
+    /// Offer answers in flight by client id.
+    answers: HashMap<ClientId, InFlightAnswer>,
     /// Offers whose notification is up.
     notified: HashSet<OfferId>,
     last_alert: HashMap<OfferId, Instant>,
@@ -340,7 +426,11 @@ impl Engine {
                     attempt = attempt.saturating_add(1);
                     let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                     tracing::info!(%error, ?delay, attempt, "connection lost; retrying");
-                    self.set_connection(ConnectionStatus::Reconnecting { attempt, next_attempt_at: next, last_error: error });
+                    self.set_connection(ConnectionStatus::Reconnecting {
+                        attempt,
+                        next_attempt_at: next,
+                        last_error: error,
+                    });
                     if let Some(reply) = self.wait_offline(delay).await {
                         stop_reply = reply;
                         break;
@@ -425,13 +515,24 @@ impl Engine {
             | AgentCommand::ShareCalendar { id, .. }
             | AgentCommand::Accept { id, .. }
             | AgentCommand::Decline { id, .. } => id.clone(),
-            AgentCommand::Hello { .. } | AgentCommand::Ping { .. } | AgentCommand::Typing { .. } => {
+            AgentCommand::Hello { .. }
+            | AgentCommand::Ping { .. }
+            | AgentCommand::Typing { .. } => {
                 return Err(Error::Protocol("not a queueable command".into()));
             }
         };
-        let entry = OutboxEntry { id, command, queued_at: Utc::now() };
+        let entry = OutboxEntry {
+            id,
+            command,
+            queued_at: Utc::now(),
+        };
         self.outbox.push(entry.clone())?;
-        if let AgentCommand::SendMessage { id, conversation_id, text } = &entry.command {
+        if let AgentCommand::SendMessage {
+            id,
+            conversation_id,
+            text,
+        } = &entry.command
+        {
             self.state.add_pending(PendingMessage {
                 client_id: id.clone(),
                 conversation_id: *conversation_id,
@@ -446,25 +547,49 @@ impl Engine {
 
     async fn connect(&self) -> std::result::Result<Socket, End> {
         let url = self.opts.service_url.agent_socket();
-        let lost = |error: String| End::Lost { error, connected: false };
-        let mut request = url.as_str().into_client_request().map_err(|e| lost(format!("bad socket URL {url}: {e}")))?;
+        let lost = |error: String| End::Lost {
+            error,
+            connected: false,
+        };
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| lost(format!("bad socket URL {url}: {e}")))?;
         let bearer = HeaderValue::from_str(&format!("Bearer {}", self.opts.token))
             .map_err(|_| End::SignedOut("the stored token is malformed".into()))?;
         request.headers_mut().insert(AUTHORIZATION, bearer);
         let connecting = tokio_tungstenite::connect_async_with_config(request, None, true);
         match tokio::time::timeout(self.opts.connect_timeout, connecting).await {
-            Err(_) => Err(lost(format!("no answer from {} within {:?}", self.opts.service_url, self.opts.connect_timeout))),
+            Err(_) => Err(lost(format!(
+                "no answer from {} within {:?}",
+                self.opts.service_url, self.opts.connect_timeout
+            ))),
             Ok(Ok((socket, _))) => Ok(socket),
             Ok(Err(tungstenite::Error::Http(response))) => {
                 let status = response.status();
-                let body = response.body().as_deref().and_then(|b| serde_json::from_slice::<ErrorBody>(b).ok());
-                if status == 401 || body.as_ref().is_some_and(|b| b.code == ErrorCode::Unauthorized) {
-                    Err(End::SignedOut(body.map_or_else(|| "the service refused the token".into(), |b| b.message)))
+                let body = response
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice::<ErrorBody>(b).ok());
+                if status == 401
+                    || body
+                        .as_ref()
+                        .is_some_and(|b| b.code == ErrorCode::Unauthorized)
+                {
+                    Err(End::SignedOut(body.map_or_else(
+                        || "the service refused the token".into(),
+                        |b| b.message,
+                    )))
                 } else {
-                    Err(lost(format!("the service answered HTTP {status} to the socket upgrade")))
+                    Err(lost(format!(
+                        "the service answered HTTP {status} to the socket upgrade"
+                    )))
                 }
             }
-            Ok(Err(e)) => Err(lost(format!("cannot connect to {}: {e}", self.opts.service_url))),
+            Ok(Err(e)) => Err(lost(format!(
+                "cannot connect to {}: {e}",
+                self.opts.service_url
+            ))),
         }
     }
 
@@ -473,28 +598,53 @@ impl Engine {
             Ok(s) => s,
             Err(end) => return end,
         };
-        let resume = (!self.state.epoch.is_empty()).then(|| ResumeFrom { epoch: self.state.epoch.clone(), seq: self.state.seq });
-        let hello = AgentCommand::Hello { protocol: PROTOCOL_VERSION, resume };
+        let resume = (!self.state.epoch.is_empty()).then(|| ResumeFrom {
+            epoch: self.state.epoch.clone(),
+            seq: self.state.seq,
+        });
+        let hello = AgentCommand::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume,
+        };
         if let Err(e) = send_json(&mut socket, &hello).await {
-            return End::Lost { error: e, connected: false };
+            return End::Lost {
+                error: e,
+                connected: false,
+            };
         }
         // The first frame: ready (snapshot) or resumed (replay follows).
-        let heartbeat_from_service = match tokio::time::timeout(self.opts.connect_timeout, read_frame(&mut socket)).await {
-            Err(_) => return End::Lost { error: "no ready frame from the service".into(), connected: false },
-            Ok(Err(e)) => return End::Lost { error: e, connected: false },
-            Ok(Ok(AgentServerFrame::Ready(snapshot))) => {
-                let heartbeat = snapshot.heartbeat_secs;
-                self.state.apply_ready(snapshot);
-                Some(heartbeat)
-            }
-            Ok(Ok(AgentServerFrame::Resumed { .. })) => None,
-            Ok(Ok(AgentServerFrame::Error { error, .. })) if error.code == ErrorCode::Unauthorized => {
-                return End::SignedOut(error.message);
-            }
-            Ok(Ok(other)) => {
-                return End::Lost { error: format!("expected ready, got {}", frame_name(&other)), connected: false };
-            }
-        };
+        let heartbeat_from_service =
+            match tokio::time::timeout(self.opts.connect_timeout, read_frame(&mut socket)).await {
+                Err(_) => {
+                    return End::Lost {
+                        error: "no ready frame from the service".into(),
+                        connected: false,
+                    };
+                }
+                Ok(Err(e)) => {
+                    return End::Lost {
+                        error: e,
+                        connected: false,
+                    };
+                }
+                Ok(Ok(AgentServerFrame::Ready(snapshot))) => {
+                    let heartbeat = snapshot.heartbeat_secs;
+                    self.state.apply_ready(snapshot);
+                    Some(heartbeat)
+                }
+                Ok(Ok(AgentServerFrame::Resumed { .. })) => None,
+                Ok(Ok(AgentServerFrame::Error { error, .. }))
+                    if error.code == ErrorCode::Unauthorized =>
+                {
+                    return End::SignedOut(error.message);
+                }
+                Ok(Ok(other)) => {
+                    return End::Lost {
+                        error: format!("expected ready, got {}", frame_name(&other)),
+                        connected: false,
+                    };
+                }
+            };
         let heartbeat = self
             .opts
             .heartbeat
@@ -507,14 +657,28 @@ impl Engine {
         let pending: Vec<AgentCommand> = self.outbox.entries().map(|e| e.command.clone()).collect();
         for command in pending {
             if let Err(e) = send_json(&mut socket, &command).await {
-                return End::Lost { error: e, connected: true };
+                return End::Lost {
+                    error: e,
+                    connected: true,
+                };
             }
         }
 
         let end = self.serve(&mut socket, heartbeat).await;
         // In-flight offer answers cannot be confirmed any more.
-        for (_, (offer_id, _, reply)) in self.answers.drain() {
-            if let Some(o) = self.state.offers.iter_mut().find(|o| o.offer.id == offer_id) {
+        for (
+            _,
+            InFlightAnswer {
+                offer_id, reply, ..
+            },
+        ) in self.answers.drain()
+        {
+            if let Some(o) = self
+                .state
+                .offers
+                .iter_mut()
+                .find(|o| o.offer.id == offer_id)
+            {
                 o.answering = false;
             }
             if let Some(tx) = reply {
@@ -523,7 +687,12 @@ impl Engine {
         }
         self.publish();
         if let End::Stop(_) = &end {
-            let _ = socket.close(Some(CloseFrame { code: 1000.into(), reason: "bye".into() })).await;
+            let _ = socket
+                .close(Some(CloseFrame {
+                    code: 1000.into(),
+                    reason: "bye".into(),
+                }))
+                .await;
         }
         end
     }
@@ -533,7 +702,10 @@ impl Engine {
         let mut ping = tokio::time::interval(heartbeat);
         ping.reset();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let lost = |error: String| End::Lost { error, connected: true };
+        let lost = |error: String| End::Lost {
+            error,
+            connected: true,
+        };
         loop {
             tokio::select! {
                 incoming = socket.next() => {
@@ -552,6 +724,9 @@ impl Engine {
                             }
                             Err(e) => tracing::warn!(error = %e, "skipping a frame that is not the protocol"),
                         },
+                        WsMessage::Close(Some(frame)) if u16::from(frame.code) == 4001 => {
+                            return End::SignedOut("signed out on the service (logged out)".into());
+                        }
                         WsMessage::Close(frame) => {
                             let reason = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
                             return lost(format!("the service closed the connection {reason}").trim().to_owned());
@@ -619,7 +794,11 @@ impl Engine {
         answer: OfferAnswer,
         reply: Option<oneshot::Sender<Result<()>>>,
     ) -> std::result::Result<(), String> {
-        let open = self.state.offers.iter_mut().find(|o| o.offer.id == offer_id && !o.answering);
+        let open = self
+            .state
+            .offers
+            .iter_mut()
+            .find(|o| o.offer.id == offer_id && !o.answering);
         let Some(offer) = open else {
             if let Some(tx) = reply {
                 let _ = tx.send(Err(Error::NoSuchOffer));
@@ -627,12 +806,27 @@ impl Engine {
             return Ok(());
         };
         offer.answering = true;
+        let conversation_id = offer.offer.conversation_id;
         let id = new_id();
         let command = match answer {
-            OfferAnswer::Accept => AgentCommand::Accept { id: id.clone(), offer_id },
-            OfferAnswer::Decline => AgentCommand::Decline { id: id.clone(), offer_id },
+            OfferAnswer::Accept => AgentCommand::Accept {
+                id: id.clone(),
+                offer_id,
+            },
+            OfferAnswer::Decline => AgentCommand::Decline {
+                id: id.clone(),
+                offer_id,
+            },
         };
-        self.answers.insert(id, (offer_id, answer, reply));
+        self.answers.insert(
+            id,
+            InFlightAnswer {
+                offer_id,
+                conversation_id,
+                answer,
+                reply,
+            },
+        );
         self.publish();
         send_json(socket, &command).await
     }
@@ -652,14 +846,20 @@ impl Engine {
                 }
             },
             AgentServerFrame::Ack { id, message } => self.on_answer(&id, Ok(message)),
-            AgentServerFrame::Error { id: Some(id), error } => self.on_answer(&id, Err(error)),
+            AgentServerFrame::Error {
+                id: Some(id),
+                error,
+            } => self.on_answer(&id, Err(error)),
             AgentServerFrame::Error { id: None, error } => {
                 tracing::warn!(code = ?error.code, message = %error.message, "service error");
                 if error.code == ErrorCode::Unauthorized {
                     return Some(End::SignedOut(error.message));
                 }
             }
-            AgentServerFrame::Typing { conversation_id, typing } => {
+            AgentServerFrame::Typing {
+                conversation_id,
+                typing,
+            } => {
                 if self.state.set_typing(conversation_id, typing) {
                     self.publish();
                 }
@@ -692,35 +892,60 @@ impl Engine {
             AgentEvent::ConversationStarted { conversation } => {
                 self.emit(CoreEvent::ConversationStarted(conversation.summary.id));
             }
-            AgentEvent::ConversationEnded { conversation_id, reason } => {
-                self.emit(CoreEvent::ConversationEnded { conversation_id: *conversation_id, reason: *reason });
+            AgentEvent::ConversationEnded {
+                conversation_id,
+                reason,
+            } => {
+                self.emit(CoreEvent::ConversationEnded {
+                    conversation_id: *conversation_id,
+                    reason: *reason,
+                });
             }
-            AgentEvent::MessageLeft { conversation } => self.emit(CoreEvent::MessageLeft(conversation.clone())),
-            AgentEvent::OfferWithdrawn { offer_id, reason, .. } => {
+            AgentEvent::MessageLeft { conversation } => {
+                self.emit(CoreEvent::MessageLeft(conversation.clone()))
+            }
+            AgentEvent::OfferWithdrawn {
+                offer_id, reason, ..
+            } => {
                 let why = match reason {
                     WithdrawReason::Expired => OfferClosed::Expired,
                     WithdrawReason::Declined => OfferClosed::Declined,
                     WithdrawReason::Taken => OfferClosed::Accepted,
-                    WithdrawReason::VisitorLeft | WithdrawReason::AgentUnavailable => OfferClosed::Withdrawn,
+                    WithdrawReason::VisitorLeft | WithdrawReason::AgentUnavailable => {
+                        OfferClosed::Withdrawn
+                    }
                 };
                 self.close_offer_notification(*offer_id, why);
             }
-            AgentEvent::Offer { .. } | AgentEvent::Availability { .. } | AgentEvent::Read { .. } => {}
+            AgentEvent::Offer { .. }
+            | AgentEvent::Availability { .. }
+            | AgentEvent::Read { .. } => {}
         }
         self.reconcile_offers();
     }
 
     /// An `ack` or `error` for a command id.
     fn on_answer(&mut self, id: &str, result: std::result::Result<Option<Message>, ErrorBody>) {
-        if let Some((offer_id, answer, reply)) = self.answers.remove(id) {
+        if let Some(InFlightAnswer {
+            offer_id,
+            conversation_id,
+            answer,
+            reply,
+        }) = self.answers.remove(id)
+        {
             let outcome = match &result {
                 Ok(_) => {
                     self.state.offers.retain(|o| o.offer.id != offer_id);
-                    let why = if answer == OfferAnswer::Accept { OfferClosed::Accepted } else { OfferClosed::Declined };
+                    let why = if answer == OfferAnswer::Accept {
+                        OfferClosed::Accepted
+                    } else {
+                        OfferClosed::Declined
+                    };
                     self.close_offer_notification(offer_id, why);
                     if answer == OfferAnswer::Accept {
-                        let conversation_id = self.state.chats.first().map(|c| c.summary.id);
-                        self.emit(CoreEvent::OpenWindow { conversation_id });
+                        self.emit(CoreEvent::OpenWindow {
+                            conversation_id: Some(conversation_id),
+                        });
                     }
                     Ok(())
                 }
@@ -747,7 +972,10 @@ impl Engine {
             Ok(None) => {}
             Err(error) => {
                 self.state.fail_pending(id, error.clone());
-                self.emit(CoreEvent::CommandFailed { client_id: id.to_owned(), error: error.clone() });
+                self.emit(CoreEvent::CommandFailed {
+                    client_id: id.to_owned(),
+                    error: error.clone(),
+                });
             }
         }
         if let Some(tx) = self.waiters.remove(id) {
@@ -766,9 +994,18 @@ impl Engine {
                 self.notifier.offer(offer, left, false, &self.sink);
                 self.last_alert.insert(offer.id, Instant::now());
                 self.emit(CoreEvent::OfferReceived(offer.clone()));
+                self.emit(CoreEvent::OfferAlert {
+                    offer_id: offer.id,
+                    realert: false,
+                });
             }
         }
-        let gone: Vec<OfferId> = self.notified.iter().filter(|id| !open.iter().any(|o| o.id == **id)).copied().collect();
+        let gone: Vec<OfferId> = self
+            .notified
+            .iter()
+            .filter(|id| !open.iter().any(|o| o.id == **id))
+            .copied()
+            .collect();
         for id in gone {
             self.close_offer_notification(id, OfferClosed::Withdrawn);
         }
@@ -813,7 +1050,11 @@ impl Engine {
             .offers
             .iter()
             .filter(|o| !o.answering)
-            .filter(|o| self.last_alert.get(&o.offer.id).is_none_or(|t| t.elapsed() >= self.opts.realert_every))
+            .filter(|o| {
+                self.last_alert
+                    .get(&o.offer.id)
+                    .is_none_or(|t| t.elapsed() >= self.opts.realert_every)
+            })
             .map(|o| o.offer.clone())
             .collect();
         for offer in due {
@@ -822,13 +1063,23 @@ impl Engine {
             self.notified.insert(offer.id);
             self.notifier.offer(&offer, left, !first, &self.sink);
             self.last_alert.insert(offer.id, Instant::now());
+            self.emit(CoreEvent::OfferAlert {
+                offer_id: offer.id,
+                realert: !first,
+            });
         }
     }
 }
 
-async fn send_json<T: serde::Serialize>(socket: &mut Socket, value: &T) -> std::result::Result<(), String> {
+async fn send_json<T: serde::Serialize>(
+    socket: &mut Socket,
+    value: &T,
+) -> std::result::Result<(), String> {
     let text = serde_json::to_string(value).map_err(|e| format!("encoding a command: {e}"))?;
-    socket.send(WsMessage::Text(text.into())).await.map_err(|e| format!("sending: {e}"))
+    socket
+        .send(WsMessage::Text(text.into()))
+        .await
+        .map_err(|e| format!("sending: {e}"))
 }
 
 async fn read_frame(socket: &mut Socket) -> std::result::Result<AgentServerFrame, String> {
@@ -837,7 +1088,8 @@ async fn read_frame(socket: &mut Socket) -> std::result::Result<AgentServerFrame
             None => return Err("the service closed the connection".into()),
             Some(Err(e)) => return Err(format!("connection error: {e}")),
             Some(Ok(WsMessage::Text(text))) => {
-                return serde_json::from_str(text.as_str()).map_err(|e| format!("not a protocol frame: {e}"));
+                return serde_json::from_str(text.as_str())
+                    .map_err(|e| format!("not a protocol frame: {e}"));
             }
             Some(Ok(WsMessage::Close(frame))) => {
                 let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();

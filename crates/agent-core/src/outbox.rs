@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use protocol::agent_ws::AgentCommand;
 use protocol::ClientId;
+use protocol::agent_ws::AgentCommand;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -37,7 +37,10 @@ pub struct Outbox {
 impl Outbox {
     /// An outbox that lives only in memory.
     pub fn in_memory() -> Self {
-        Outbox { path: None, entries: VecDeque::new() }
+        Outbox {
+            path: None,
+            entries: VecDeque::new(),
+        }
     }
 
     /// Opens the outbox file (a missing file is an empty outbox). A file that cannot be read
@@ -47,21 +50,32 @@ impl Outbox {
             Ok(bytes) => match serde_json::from_slice::<OutboxFile>(&bytes) {
                 Ok(file) => file.entries,
                 Err(e) => {
-                    let aside = path.with_extension(format!("corrupt-{}", Utc::now().format("%Y%m%dT%H%M%S")));
+                    let aside = path
+                        .with_extension(format!("corrupt-{}", Utc::now().format("%Y%m%dT%H%M%S")));
                     tracing::error!(file = %path.display(), error = %e, aside = %aside.display(), "outbox unreadable; moved aside");
-                    std::fs::rename(path, &aside).map_err(|e| crate::Error::io(format!("moving {} aside", path.display()), e))?;
+                    std::fs::rename(path, &aside).map_err(|e| {
+                        crate::Error::io(format!("moving {} aside", path.display()), e)
+                    })?;
                     VecDeque::new()
                 }
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => VecDeque::new(),
             Err(e) => return Err(crate::Error::io(format!("reading {}", path.display()), e)),
         };
-        Ok(Outbox { path: Some(path.to_owned()), entries })
+        Ok(Outbox {
+            path: Some(path.to_owned()),
+            entries,
+        })
     }
 
     fn persist(&self) -> Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
-        let file = OutboxFile { version: 1, entries: self.entries.clone() };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let file = OutboxFile {
+            version: 1,
+            entries: self.entries.clone(),
+        };
         let bytes = serde_json::to_vec(&file).map_err(|e| crate::Error::Protocol(e.to_string()))?;
         write_atomically(path, &bytes)
     }
@@ -81,7 +95,9 @@ impl Outbox {
 
     /// Removes an answered command; returns it.
     pub fn remove(&mut self, id: &str) -> Result<Option<OutboxEntry>> {
-        let Some(pos) = self.entries.iter().position(|e| e.id == id) else { return Ok(None) };
+        let Some(pos) = self.entries.iter().position(|e| e.id == id) else {
+            return Ok(None);
+        };
         let entry = self.entries.remove(pos);
         self.persist()?;
         Ok(entry)
@@ -108,7 +124,11 @@ mod tests {
     fn entry(id: &str) -> OutboxEntry {
         OutboxEntry {
             id: id.into(),
-            command: AgentCommand::SendMessage { id: id.into(), conversation_id: ConversationId(1), text: format!("text {id}") },
+            command: AgentCommand::SendMessage {
+                id: id.into(),
+                conversation_id: ConversationId(1),
+                text: format!("text {id}"),
+            },
             queued_at: Utc::now(),
         }
     }

@@ -21,9 +21,15 @@ pub enum ConnectionStatus {
     Connecting,
     Connected,
     /// Lost; the next attempt is at `next_attempt_at`.
-    Reconnecting { attempt: u32, next_attempt_at: DateTime<Utc>, last_error: String },
+    Reconnecting {
+        attempt: u32,
+        next_attempt_at: DateTime<Utc>,
+        last_error: String,
+    },
     /// The service refused the credentials; the agent must log in again.
-    SignedOut { reason: String },
+    SignedOut {
+        reason: String,
+    },
     /// The engine was stopped.
     Offline,
 }
@@ -124,11 +130,23 @@ impl ClientState {
         for chat in &mut self.chats {
             if let Some(p) = pending.get(&chat.summary.id) {
                 chat.pending = p.clone();
-                chat.pending.retain(|p| !chat.messages.iter().any(|m| m.client_id.as_ref() == Some(&p.client_id)));
+                chat.pending.retain(|p| {
+                    !chat
+                        .messages
+                        .iter()
+                        .any(|m| m.client_id.as_ref() == Some(&p.client_id))
+                });
             }
         }
         self.sort_chats();
-        self.offers = snapshot.offer.into_iter().map(|offer| OfferState { offer, answering: false }).collect();
+        self.offers = snapshot
+            .offer
+            .into_iter()
+            .map(|offer| OfferState {
+                offer,
+                answering: false,
+            })
+            .collect();
     }
 
     /// Applies one sequenced event.
@@ -137,7 +155,10 @@ impl ClientState {
             return Applied::Duplicate;
         }
         if seq != self.seq + 1 {
-            return Applied::Gap { last: self.seq, got: seq };
+            return Applied::Gap {
+                last: self.seq,
+                got: seq,
+            };
         }
         self.seq = seq;
         self.apply(event);
@@ -149,10 +170,15 @@ impl ClientState {
         match event {
             AgentEvent::Offer { offer } => {
                 if !self.offers.iter().any(|o| o.offer.id == offer.id) {
-                    self.offers.push(OfferState { offer: offer.clone(), answering: false });
+                    self.offers.push(OfferState {
+                        offer: offer.clone(),
+                        answering: false,
+                    });
                 }
             }
-            AgentEvent::OfferWithdrawn { offer_id, .. } => self.offers.retain(|o| o.offer.id != *offer_id),
+            AgentEvent::OfferWithdrawn { offer_id, .. } => {
+                self.offers.retain(|o| o.offer.id != *offer_id)
+            }
             AgentEvent::ConversationStarted { conversation } => {
                 let id = conversation.summary.id;
                 self.offers.retain(|o| o.offer.conversation_id != id);
@@ -168,7 +194,11 @@ impl ClientState {
                 self.sort_chats();
             }
             AgentEvent::Message { message } => {
-                if let Some(chat) = self.chats.iter_mut().find(|c| c.summary.id == message.conversation_id) {
+                if let Some(chat) = self
+                    .chats
+                    .iter_mut()
+                    .find(|c| c.summary.id == message.conversation_id)
+                {
                     if !chat.messages.iter().any(|m| m.id == message.id) {
                         chat.messages.push(message.clone());
                         chat.summary.last_activity_at = message.created_at;
@@ -186,13 +216,25 @@ impl ClientState {
                     self.sort_chats();
                 }
             }
-            AgentEvent::ConversationEnded { conversation_id, .. } => {
+            AgentEvent::ConversationEnded {
+                conversation_id, ..
+            } => {
                 self.chats.retain(|c| c.summary.id != *conversation_id);
-                self.offers.retain(|o| o.offer.conversation_id != *conversation_id);
+                self.offers
+                    .retain(|o| o.offer.conversation_id != *conversation_id);
             }
-            AgentEvent::Availability { availability } => self.availability = Some(availability.clone()),
-            AgentEvent::Read { conversation_id, message_id } => {
-                if let Some(chat) = self.chats.iter_mut().find(|c| c.summary.id == *conversation_id) {
+            AgentEvent::Availability { availability } => {
+                self.availability = Some(availability.clone())
+            }
+            AgentEvent::Read {
+                conversation_id,
+                message_id,
+            } => {
+                if let Some(chat) = self
+                    .chats
+                    .iter_mut()
+                    .find(|c| c.summary.id == *conversation_id)
+                {
                     chat.summary.unread = chat
                         .messages
                         .iter()
@@ -207,7 +249,11 @@ impl ClientState {
     }
 
     pub fn set_typing(&mut self, conversation_id: ConversationId, typing: bool) -> bool {
-        match self.chats.iter_mut().find(|c| c.summary.id == conversation_id) {
+        match self
+            .chats
+            .iter_mut()
+            .find(|c| c.summary.id == conversation_id)
+        {
             Some(chat) if chat.visitor_typing != typing => {
                 chat.visitor_typing = typing;
                 true
@@ -218,8 +264,16 @@ impl ClientState {
 
     /// Shows a queued message in its chat.
     pub fn add_pending(&mut self, pending: PendingMessage) {
-        if let Some(chat) = self.chats.iter_mut().find(|c| c.summary.id == pending.conversation_id) {
-            if !chat.pending.iter().any(|p| p.client_id == pending.client_id) {
+        if let Some(chat) = self
+            .chats
+            .iter_mut()
+            .find(|c| c.summary.id == pending.conversation_id)
+        {
+            if !chat
+                .pending
+                .iter()
+                .any(|p| p.client_id == pending.client_id)
+            {
                 chat.pending.push(pending);
             }
         }
@@ -227,8 +281,13 @@ impl ClientState {
 
     /// The service stored a pending message: it becomes a normal message.
     pub fn confirm_pending(&mut self, message: &Message) {
-        if let Some(chat) = self.chats.iter_mut().find(|c| c.summary.id == message.conversation_id) {
-            chat.pending.retain(|p| message.client_id.as_ref() != Some(&p.client_id));
+        if let Some(chat) = self
+            .chats
+            .iter_mut()
+            .find(|c| c.summary.id == message.conversation_id)
+        {
+            chat.pending
+                .retain(|p| message.client_id.as_ref() != Some(&p.client_id));
             if !chat.messages.iter().any(|m| m.id == message.id) {
                 chat.messages.push(message.clone());
                 chat.messages.sort_by_key(|m| m.id);
@@ -254,13 +313,22 @@ impl ClientState {
     }
 
     fn sort_chats(&mut self) {
-        self.chats
-            .sort_by(|a, b| b.summary.last_activity_at.cmp(&a.summary.last_activity_at).then(b.summary.id.cmp(&a.summary.id)));
+        self.chats.sort_by(|a, b| {
+            b.summary
+                .last_activity_at
+                .cmp(&a.summary.last_activity_at)
+                .then(b.summary.id.cmp(&a.summary.id))
+        });
     }
 }
 
 fn live_chat(c: LiveConversation) -> LiveChat {
-    LiveChat { summary: c.summary, messages: c.messages, pending: Vec::new(), visitor_typing: false }
+    LiveChat {
+        summary: c.summary,
+        messages: c.messages,
+        pending: Vec::new(),
+        visitor_typing: false,
+    }
 }
 
 #[cfg(test)]
@@ -275,7 +343,11 @@ mod tests {
         ConversationSummary {
             id: ConversationId(id),
             status: ConversationStatus::Live,
-            visitor: VisitorInfo { id: VisitorId(id), name: Some(format!("V{id}")), ..Default::default() },
+            visitor: VisitorInfo {
+                id: VisitorId(id),
+                name: Some(format!("V{id}")),
+                ..Default::default()
+            },
             agent: None,
             created_at: t(0),
             last_activity_at: t(id),
@@ -291,7 +363,9 @@ mod tests {
             id: MessageId(id),
             conversation_id: ConversationId(conv),
             author,
-            content: MessageContent::Text { text: format!("m{id}") },
+            content: MessageContent::Text {
+                text: format!("m{id}"),
+            },
             client_id: client_id.map(str::to_owned),
             created_at: t(100 + id),
         }
@@ -302,7 +376,11 @@ mod tests {
             protocol: 1,
             epoch: "e1".into(),
             seq,
-            agent: AgentProfile { id: AgentId(1), email: "a@x".into(), name: "A".into() },
+            agent: AgentProfile {
+                id: AgentId(1),
+                email: "a@x".into(),
+                name: "A".into(),
+            },
             availability: Availability {
                 effective: AvailabilityStatus::Available,
                 source: AvailabilitySource::Schedule,
@@ -311,7 +389,10 @@ mod tests {
                 override_until: None,
                 next_change: None,
             },
-            conversations: vec![LiveConversation { summary: summary(1), messages: vec![] }],
+            conversations: vec![LiveConversation {
+                summary: summary(1),
+                messages: vec![],
+            }],
             offer: None,
             heartbeat_secs: 15,
         }
@@ -321,7 +402,9 @@ mod tests {
     fn events_apply_once_in_order_and_gaps_are_reported() {
         let mut s = ClientState::default();
         s.apply_ready(ready(10));
-        let e = AgentEvent::Message { message: msg(5, 1, Author::Visitor, None) };
+        let e = AgentEvent::Message {
+            message: msg(5, 1, Author::Visitor, None),
+        };
         assert_eq!(s.apply_event(11, &e), Applied::Changed);
         assert_eq!(s.apply_event(11, &e), Applied::Duplicate);
         assert_eq!(s.apply_event(9, &e), Applied::Duplicate);
@@ -335,9 +418,16 @@ mod tests {
     fn an_event_repeating_the_snapshot_changes_nothing() {
         let mut s = ClientState::default();
         let mut r = ready(3);
-        r.conversations[0].messages.push(msg(7, 1, Author::Visitor, None));
+        r.conversations[0]
+            .messages
+            .push(msg(7, 1, Author::Visitor, None));
         s.apply_ready(r);
-        s.apply_event(4, &AgentEvent::Message { message: msg(7, 1, Author::Visitor, None) });
+        s.apply_event(
+            4,
+            &AgentEvent::Message {
+                message: msg(7, 1, Author::Visitor, None),
+            },
+        );
         assert_eq!(s.chats[0].messages.len(), 1);
     }
 
@@ -354,8 +444,16 @@ mod tests {
         });
         s.apply_ready(ready(1));
         assert_eq!(s.chats[0].pending.len(), 1, "kept across a snapshot");
-        let agent = Author::Agent { agent_id: AgentId(1), name: "A".into() };
-        s.apply_event(2, &AgentEvent::Message { message: msg(9, 1, agent, Some("c1")) });
+        let agent = Author::Agent {
+            agent_id: AgentId(1),
+            name: "A".into(),
+        };
+        s.apply_event(
+            2,
+            &AgentEvent::Message {
+                message: msg(9, 1, agent, Some("c1")),
+            },
+        );
         assert!(s.chats[0].pending.is_empty());
         assert_eq!(s.chats[0].messages.len(), 1);
     }
@@ -372,14 +470,36 @@ mod tests {
             created_at: t(0),
             expires_at: t(45),
         };
-        s.apply_event(1, &AgentEvent::Offer { offer: offer.clone() });
+        s.apply_event(
+            1,
+            &AgentEvent::Offer {
+                offer: offer.clone(),
+            },
+        );
         s.apply_event(2, &AgentEvent::Offer { offer });
         assert_eq!(s.offers.len(), 1);
-        let started = LiveConversation { summary: summary(2), messages: vec![] };
-        s.apply_event(3, &AgentEvent::ConversationStarted { conversation: started });
+        let started = LiveConversation {
+            summary: summary(2),
+            messages: vec![],
+        };
+        s.apply_event(
+            3,
+            &AgentEvent::ConversationStarted {
+                conversation: started,
+            },
+        );
         assert!(s.offers.is_empty());
-        assert_eq!(s.chats.iter().map(|c| c.summary.id.0).collect::<Vec<_>>(), [2, 1]);
-        s.apply_event(4, &AgentEvent::ConversationEnded { conversation_id: ConversationId(2), reason: EndReason::Agent });
+        assert_eq!(
+            s.chats.iter().map(|c| c.summary.id.0).collect::<Vec<_>>(),
+            [2, 1]
+        );
+        s.apply_event(
+            4,
+            &AgentEvent::ConversationEnded {
+                conversation_id: ConversationId(2),
+                reason: EndReason::Agent,
+            },
+        );
         assert_eq!(s.chats.len(), 1);
     }
 }

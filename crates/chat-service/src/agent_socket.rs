@@ -252,6 +252,10 @@ async fn serve(
                 match message {
                     WsMessage::Text(t) => {
                         if let Some(reply) = handle_text(state, agent, t.as_str()).await {
+                            // Events the command caused go out before its answer.
+                            while let Ok(frame) = rx.try_recv() {
+                                socket.send(shared(&frame)).await.map_err(ws_err)?;
+                            }
                             socket.send(reply).await.map_err(ws_err)?;
                         }
                     }

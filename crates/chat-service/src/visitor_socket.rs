@@ -228,6 +228,10 @@ async fn serve(
                 match message {
                     WsMessage::Text(t) => {
                         if let Some(reply) = handle_text(state, visitor, &mut limit, t.as_str()).await {
+                            // Frames the command caused go out before its answer.
+                            while let Ok(frame) = rx.try_recv() {
+                                socket.send(WsMessage::Text(Utf8Bytes::from(frame.as_ref()))).await.map_err(ws_err)?;
+                            }
                             socket.send(text(&reply)).await.map_err(ws_err)?;
                         }
                     }
