@@ -268,15 +268,13 @@ impl ClientState {
             .chats
             .iter_mut()
             .find(|c| c.summary.id == pending.conversation_id)
-        {
-            if !chat
+            && !chat
                 .pending
                 .iter()
                 .any(|p| p.client_id == pending.client_id)
             {
                 chat.pending.push(pending);
             }
-        }
     }
 
     /// The service stored a pending message: it becomes a normal message.
