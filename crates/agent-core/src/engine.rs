@@ -70,7 +70,8 @@ impl CoreOptions {
 }
 
 /// Why an offer left the state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
 pub enum OfferClosed {
     Accepted,
     Declined,
@@ -80,10 +81,15 @@ pub enum OfferClosed {
 }
 
 /// Things that happened, for the UI and the shell (state changes are in the watch channel).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CoreEvent {
-    Connection(ConnectionStatus),
-    OfferReceived(Offer),
+    Connection {
+        status: ConnectionStatus,
+    },
+    OfferReceived {
+        offer: Offer,
+    },
     /// An offer's notification was raised (`realert` for the repeats while it is unanswered):
     /// the shell plays the sound and asks for tray attention (R9).
     OfferAlert {
@@ -94,13 +100,19 @@ pub enum CoreEvent {
         offer_id: OfferId,
         reason: OfferClosed,
     },
-    MessageReceived(Message),
-    ConversationStarted(ConversationId),
+    MessageReceived {
+        message: Message,
+    },
+    ConversationStarted {
+        conversation_id: ConversationId,
+    },
     ConversationEnded {
         conversation_id: ConversationId,
         reason: EndReason,
     },
-    MessageLeft(ConversationSummary),
+    MessageLeft {
+        conversation: ConversationSummary,
+    },
     /// The service refused a queued command.
     CommandFailed {
         client_id: ClientId,
@@ -394,7 +406,7 @@ impl Engine {
     fn set_connection(&mut self, status: ConnectionStatus) {
         if self.state.connection != status {
             self.state.connection = status.clone();
-            self.emit(CoreEvent::Connection(status));
+            self.emit(CoreEvent::Connection { status });
         }
         self.publish();
     }
@@ -886,11 +898,15 @@ impl Engine {
                             .unwrap_or_else(|| "A visitor".into());
                         self.notifier.message(&name, message, &self.sink);
                     }
-                    self.emit(CoreEvent::MessageReceived(message.clone()));
+                    self.emit(CoreEvent::MessageReceived {
+                        message: message.clone(),
+                    });
                 }
             }
             AgentEvent::ConversationStarted { conversation } => {
-                self.emit(CoreEvent::ConversationStarted(conversation.summary.id));
+                self.emit(CoreEvent::ConversationStarted {
+                    conversation_id: conversation.summary.id,
+                });
             }
             AgentEvent::ConversationEnded {
                 conversation_id,
@@ -901,9 +917,9 @@ impl Engine {
                     reason: *reason,
                 });
             }
-            AgentEvent::MessageLeft { conversation } => {
-                self.emit(CoreEvent::MessageLeft(conversation.clone()))
-            }
+            AgentEvent::MessageLeft { conversation } => self.emit(CoreEvent::MessageLeft {
+                conversation: conversation.clone(),
+            }),
             AgentEvent::OfferWithdrawn {
                 offer_id, reason, ..
             } => {
@@ -993,7 +1009,9 @@ impl Engine {
                 let left = (offer.expires_at - now).to_std().unwrap_or_default();
                 self.notifier.offer(offer, left, false, &self.sink);
                 self.last_alert.insert(offer.id, Instant::now());
-                self.emit(CoreEvent::OfferReceived(offer.clone()));
+                self.emit(CoreEvent::OfferReceived {
+                    offer: offer.clone(),
+                });
                 self.emit(CoreEvent::OfferAlert {
                     offer_id: offer.id,
                     realert: false,

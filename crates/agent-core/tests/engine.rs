@@ -394,7 +394,9 @@ async fn a_thousand_forced_disconnects_lose_and_duplicate_nothing() {
         // Wait for the engine to be back before the next cut.
         loop {
             match tokio::time::timeout(WAIT, events.recv()).await {
-                Ok(Ok(CoreEvent::Connection(ConnectionStatus::Connected))) => break,
+                Ok(Ok(CoreEvent::Connection {
+                    status: ConnectionStatus::Connected,
+                })) => break,
                 Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
                 other => panic!("round {i}: no reconnect: {other:?}"),
             }

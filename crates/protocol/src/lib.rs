@@ -12,6 +12,7 @@ pub mod agent_ws;
 pub mod error;
 pub mod model;
 pub mod rest;
+pub mod ts_check;
 pub mod visitor_ws;
 
 pub use error::{ErrorBody, ErrorCode};

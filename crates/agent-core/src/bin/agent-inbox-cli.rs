@@ -209,35 +209,7 @@ async fn next_offer(core: &AgentCore, given: Option<i64>, wait: u64) -> anyhow::
 }
 
 fn event_json(ev: &CoreEvent) -> String {
-    use serde_json::json;
-    let v = match ev {
-        CoreEvent::Connection(c) => json!({"event": "connection", "status": c}),
-        CoreEvent::OfferReceived(o) => json!({"event": "offer", "offer": o}),
-        CoreEvent::OfferAlert { offer_id, realert } => {
-            json!({"event": "offer_alert", "offer_id": offer_id, "realert": realert})
-        }
-        CoreEvent::OfferClosed { offer_id, reason } => {
-            json!({"event": "offer_closed", "offer_id": offer_id, "reason": format!("{reason:?}").to_lowercase()})
-        }
-        CoreEvent::MessageReceived(m) => json!({"event": "message", "message": m}),
-        CoreEvent::ConversationStarted(c) => {
-            json!({"event": "conversation_started", "conversation_id": c})
-        }
-        CoreEvent::ConversationEnded {
-            conversation_id,
-            reason,
-        } => {
-            json!({"event": "conversation_ended", "conversation_id": conversation_id, "reason": reason})
-        }
-        CoreEvent::MessageLeft(c) => json!({"event": "message_left", "conversation": c}),
-        CoreEvent::CommandFailed { client_id, error } => {
-            json!({"event": "command_failed", "id": client_id, "error": error})
-        }
-        CoreEvent::OpenWindow { conversation_id } => {
-            json!({"event": "open_window", "conversation_id": conversation_id})
-        }
-    };
-    v.to_string()
+    json(ev)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
