@@ -19,4 +19,4 @@ pub mod state;
 pub use api_client::{ApiClient, ServiceUrl};
 pub use engine::{AgentCore, CoreEvent, CoreOptions, OfferClosed};
 pub use error::{Error, Result};
-pub use state::{ClientState, ConnectionStatus};
+pub use state::{ClientState, ConnectionStatus, SessionInfo};

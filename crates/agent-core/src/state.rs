@@ -13,6 +13,14 @@ use protocol::*;
 use serde::Serialize;
 use ts_rs::TS;
 
+/// Who is signed in, where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SessionInfo {
+    pub service_url: String,
+    pub email: String,
+    pub agent: AgentProfile,
+}
+
 /// Whether the engine can talk to the service (R8, R9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
