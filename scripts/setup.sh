@@ -5,9 +5,13 @@
 set -euo pipefail
 
 mode="${1:-test}"
-packages=(build-essential pkg-config ca-certificates curl)
+# Building the desktop app (Tauri 2 on WebKitGTK) and running it.
+packages=(build-essential pkg-config ca-certificates curl file libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
+  libayatana-appindicator3-dev librsvg2-dev)
 if [[ "$mode" == "test" ]]; then
-  packages+=(chromium)
+  # Headless browser, display, session bus, notification servers, keychain, WebDriver.
+  packages+=(chromium xvfb xauth dbus-x11 imagemagick webkit2gtk-driver x11-utils xdotool dunst libnotify-bin
+    python3-dbusmock gnome-keyring libsecret-tools)
 fi
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)

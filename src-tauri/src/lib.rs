@@ -1,0 +1,176 @@
+//! Agent Inbox desktop app: a thin Tauri 2 shell over `agent-core`. Commands and events are
+//! typed end to end (the UI's TypeScript types are generated from the Rust ones); the shell
+//! adds the window, the tray, launch at login, and the keychain-backed session.
+
+pub mod commands;
+pub mod events;
+pub mod session;
+pub mod tray;
+pub mod window;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use agent_core::config::ConfigFile;
+use agent_core::notifier::{Notifier, NotifyRustNotifier};
+use tauri::{AppHandle, Manager, RunEvent, Runtime};
+
+use crate::session::{OnStart, Session};
+
+/// Where the app keeps its files.
+pub struct Paths {
+    pub prefs: ConfigFile,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn from_environment() -> Self {
+        let prefs = ConfigFile::default_location().unwrap_or_else(|_| {
+            ConfigFile::new(std::env::temp_dir().join("agent-inbox").join("config.json"))
+        });
+        let data_dir = std::env::var_os("AGENT_INBOX_DATA_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs::data_local_dir().map(|d| d.join("agent-inbox")))
+            .unwrap_or_else(|| std::env::temp_dir().join("agent-inbox"));
+        Paths { prefs, data_dir }
+    }
+}
+
+/// Adds the app's commands, window behaviour, tray and session to a builder (the real one in
+/// [`run`], or `tauri::test::mock_builder()` in tests).
+pub fn build<R: Runtime>(
+    builder: tauri::Builder<R>,
+    notifier: Arc<dyn Notifier>,
+    paths: Paths,
+    autostart: impl Fn(&AppHandle<R>, bool) + Send + Sync + 'static,
+) -> tauri::Builder<R> {
+    builder
+        .invoke_handler(tauri::generate_handler![
+            commands::session_restore,
+            commands::login,
+            commands::logout,
+            commands::get_state,
+            commands::accept_offer,
+            commands::decline_offer,
+            commands::send_message,
+            commands::set_typing,
+            commands::end_chat,
+            commands::mark_read,
+            commands::share_calendar,
+            commands::set_availability,
+            commands::list_conversations,
+            commands::get_messages,
+            commands::get_visitor,
+            commands::get_activities,
+            commands::get_transcript,
+            commands::save_transcript,
+            commands::list_calendars,
+            commands::get_slots,
+            commands::get_settings,
+            commands::put_settings,
+            commands::get_preferences,
+            commands::put_preferences,
+        ])
+        .on_window_event(window::on_event)
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let on_start: OnStart = Box::new(move |core| events::forward(handle.clone(), core));
+            app.manage(Session::new(
+                paths.prefs.clone(),
+                paths.data_dir.clone(),
+                notifier.clone(),
+                on_start,
+            ));
+            let handle = app.handle().clone();
+            let autostart = Arc::new(autostart);
+            app.manage(window::Autostart(Box::new(move |on| {
+                autostart(&handle, on)
+            })));
+            if let Err(e) = tray::create(app.handle()) {
+                // No tray host: the window still works; closing it would hide the app, so
+                // keep it open instead.
+                tracing::warn!(error = %e, "no system tray");
+            }
+            // Sign in at start: the keychain session, or the demo agent from the environment.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let session = handle.state::<Session>();
+                match session.restore().await {
+                    Ok(Some(info)) => {
+                        tracing::info!(agent = %info.email, "signed in from the keychain")
+                    }
+                    Ok(None) => autologin(&session).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot restore the session");
+                        autologin(&session).await;
+                    }
+                }
+            });
+            Ok(())
+        })
+}
+
+/// `AGENT_INBOX_URL`, `AGENT_INBOX_EMAIL` and `AGENT_INBOX_PASSWORD` sign in at start (the
+/// README's run command uses them for the demo agent).
+async fn autologin(session: &Session) {
+    let (Ok(url), Ok(email), Ok(password)) = (
+        std::env::var("AGENT_INBOX_URL"),
+        std::env::var("AGENT_INBOX_EMAIL"),
+        std::env::var("AGENT_INBOX_PASSWORD"),
+    ) else {
+        return;
+    };
+    match session.login(&url, &email, &password).await {
+        Ok(info) => tracing::info!(agent = %info.email, "signed in from the environment"),
+        Err(e) => tracing::warn!(error = %e, "automatic sign-in failed"),
+    }
+}
+
+/// Runs the desktop app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("agent_inbox_lib=info,agent_core=info")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            window::show(app)
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ));
+    let notifier: Arc<dyn Notifier> = Arc::new(NotifyRustNotifier::new());
+    let app = build(builder, notifier, Paths::from_environment(), |app, on| {
+        use tauri_plugin_autostart::ManagerExt;
+        let launcher = app.autolaunch();
+        let result = if on {
+            launcher.enable()
+        } else {
+            launcher.disable()
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot change launch at login");
+        }
+    })
+    .build(tauri::generate_context!())
+    .unwrap_or_else(|e| {
+        eprintln!("agent-inbox: cannot start: {e}");
+        std::process::exit(1);
+    });
+    app.run(|_app, event| {
+        // Closing the last window keeps the app in the tray; only Quit exits.
+        if let RunEvent::ExitRequested { api, code, .. } = event
+            && code.is_none()
+            && !window::QUITTING.load(Ordering::SeqCst)
+        {
+            api.prevent_exit();
+        }
+    });
+}

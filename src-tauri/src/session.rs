@@ -1,0 +1,210 @@
+//! The signed-in session: the engine, the REST client, and where credentials and
+//! preferences live. Commands reach the engine only through here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agent_core::config::{ConfigFile, Preferences};
+use agent_core::credentials::Credentials;
+use agent_core::notifier::Notifier;
+use agent_core::{AgentCore, ApiClient, CoreOptions, Error, ServiceUrl, SessionInfo};
+use protocol::ErrorCode;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+/// Called when an engine starts, to forward its state and events to the window and tray;
+/// returns the forwarding tasks (aborted at logout).
+pub type OnStart = Box<dyn Fn(Arc<AgentCore>) -> Vec<JoinHandle<()>> + Send + Sync>;
+
+pub struct Running {
+    pub core: Arc<AgentCore>,
+    pub api: ApiClient,
+    pub info: SessionInfo,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub struct Session {
+    running: Mutex<Option<Running>>,
+    credentials: Credentials,
+    prefs: ConfigFile,
+    data_dir: PathBuf,
+    notifier: Arc<dyn Notifier>,
+    on_start: OnStart,
+}
+
+fn keychain<T: Send + 'static>(
+    f: impl FnOnce(Credentials) -> agent_core::Result<T> + Send + 'static,
+    c: &Credentials,
+) -> impl std::future::Future<Output = agent_core::Result<T>> {
+    let c = c.clone();
+    async move {
+        tokio::task::spawn_blocking(move || f(c))
+            .await
+            .map_err(|e| Error::Keychain(e.to_string()))?
+    }
+}
+
+impl Session {
+    pub fn new(
+        prefs: ConfigFile,
+        data_dir: PathBuf,
+        notifier: Arc<dyn Notifier>,
+        on_start: OnStart,
+    ) -> Self {
+        Session {
+            running: Mutex::new(None),
+            credentials: Credentials::new(),
+            prefs,
+            data_dir,
+            notifier,
+            on_start,
+        }
+    }
+
+    pub fn preferences(&self) -> agent_core::Result<Preferences> {
+        self.prefs.load()
+    }
+
+    pub fn save_preferences(&self, prefs: &Preferences) -> agent_core::Result<()> {
+        self.prefs.save(prefs)
+    }
+
+    fn outbox_path(&self, url: &ServiceUrl, email: &str) -> PathBuf {
+        let key: String = format!("{url}-{email}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        self.data_dir.join(format!("outbox-{key}.json"))
+    }
+
+    async fn start(
+        &self,
+        url: ServiceUrl,
+        email: String,
+        token: String,
+        agent: protocol::AgentProfile,
+    ) -> agent_core::Result<SessionInfo> {
+        let mut guard = self.running.lock().await;
+        if let Some(old) = guard.take() {
+            stop(old).await;
+        }
+        let prefs = self.prefs.load().unwrap_or_default();
+        let mut options = CoreOptions::new(url.clone(), token.clone());
+        options.outbox_path = Some(self.outbox_path(&url, &email));
+        options.notify_messages = prefs.notify_messages;
+        let core = Arc::new(AgentCore::start(options, self.notifier.clone())?);
+        let tasks = (self.on_start)(core.clone());
+        let api = ApiClient::new(url.clone())?.with_token(token);
+        let info = SessionInfo {
+            service_url: url.to_string(),
+            email,
+            agent,
+        };
+        *guard = Some(Running {
+            core,
+            api,
+            info: info.clone(),
+            tasks,
+        });
+        Ok(info)
+    }
+
+    /// Signs in with the token kept in the keychain for the remembered service and email.
+    pub async fn restore(&self) -> agent_core::Result<Option<SessionInfo>> {
+        if let Some(r) = self.running.lock().await.as_ref() {
+            return Ok(Some(r.info.clone()));
+        }
+        let prefs = self.prefs.load().unwrap_or_default();
+        let (Some(url), Some(email)) = (prefs.service_url, prefs.email) else {
+            return Ok(None);
+        };
+        let url = ServiceUrl::parse(&url)?;
+        let (u, e) = (url.to_string(), email.clone());
+        let Some(token) = keychain(move |c| c.load(&u, &e), &self.credentials).await? else {
+            return Ok(None);
+        };
+        let api = ApiClient::new(url.clone())?.with_token(token.clone());
+        let agent = match api.me().await {
+            Ok(me) => me.agent,
+            Err(Error::Service(body)) if body.code == ErrorCode::Unauthorized => {
+                let (u, e) = (url.to_string(), email.clone());
+                keychain(move |c| c.delete(&u, &e), &self.credentials).await?;
+                return Ok(None);
+            }
+            // Offline at start: sign in anyway; the engine reconnects when it can.
+            Err(_) => protocol::AgentProfile {
+                id: protocol::AgentId(0),
+                email: email.clone(),
+                name: email.clone(),
+            },
+        };
+        self.start(url, email, token, agent).await.map(Some)
+    }
+
+    /// Logs in, keeps the token in the keychain and the URL and email in the preferences.
+    pub async fn login(
+        &self,
+        service_url: &str,
+        email: &str,
+        password: &str,
+    ) -> agent_core::Result<SessionInfo> {
+        let url = ServiceUrl::parse(service_url)?;
+        let email = email.trim().to_owned();
+        let (_, res) = ApiClient::new(url.clone())?.login(&email, password).await?;
+        let (u, e, t) = (url.to_string(), email.clone(), res.token.clone());
+        if let Err(e) = keychain(move |c| c.save(&u, &e, &t), &self.credentials).await {
+            // Still signed in for this run; the token is never written to a plain file, so
+            // the next start asks for the password again.
+            tracing::warn!(error = %e, "the keychain is unavailable; the session will not be remembered");
+        }
+        let mut prefs = self.prefs.load().unwrap_or_default();
+        prefs.service_url = Some(url.to_string());
+        prefs.email = Some(email.clone());
+        self.prefs.save(&prefs)?;
+        self.start(url, email, res.token, res.agent).await
+    }
+
+    /// Revokes the token, forgets it, and stops the engine.
+    pub async fn logout(&self) -> agent_core::Result<()> {
+        let Some(running) = self.running.lock().await.take() else {
+            return Ok(());
+        };
+        let revoked = running.api.logout().await;
+        let (u, e) = (running.info.service_url.clone(), running.info.email.clone());
+        stop(running).await;
+        keychain(move |c| c.delete(&u, &e), &self.credentials).await?;
+        match revoked {
+            Ok(()) | Err(Error::Unreachable { .. }) => Ok(()),
+            Err(Error::Service(b)) if b.code == ErrorCode::Unauthorized => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The running engine and REST client, or `unauthorized`.
+    pub async fn current(&self) -> agent_core::Result<(Arc<AgentCore>, ApiClient)> {
+        match self.running.lock().await.as_ref() {
+            Some(r) => Ok((r.core.clone(), r.api.clone())),
+            None => Err(Error::Service(protocol::ErrorBody::new(
+                ErrorCode::Unauthorized,
+                "not signed in",
+            ))),
+        }
+    }
+
+    pub async fn core(&self) -> Option<Arc<AgentCore>> {
+        self.running.lock().await.as_ref().map(|r| r.core.clone())
+    }
+
+    pub async fn shutdown(&self) {
+        if let Some(r) = self.running.lock().await.take() {
+            stop(r).await;
+        }
+    }
+}
+
+async fn stop(running: Running) {
+    for t in running.tasks {
+        t.abort();
+    }
+    running.core.stop().await;
+}

@@ -1,0 +1,68 @@
+//! The main window (R8): closing hides it to the tray, focus is told to the engine (message
+//! notifications only when unfocused), offers ask for attention, Quit really quits.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tauri::{AppHandle, Manager, Runtime, UserAttentionType, WebviewWindow, Window, WindowEvent};
+
+pub const MAIN: &str = "main";
+
+/// Set when Quit was chosen, so that exit is not prevented.
+pub static QUITTING: AtomicBool = AtomicBool::new(false);
+
+/// Turns launch at login on or off (the autostart plugin on desktop).
+pub struct Autostart(pub Box<dyn Fn(bool) + Send + Sync>);
+
+fn main_window<R: Runtime>(app: &AppHandle<R>) -> Option<WebviewWindow<R>> {
+    app.get_webview_window(MAIN)
+}
+
+pub fn show<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = main_window(app) {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+/// R9: an offer waiting asks for the agent's attention (taskbar flash / urgency hint).
+pub fn request_attention<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = main_window(app)
+        && !w.is_focused().unwrap_or(false)
+    {
+        let _ = w.request_user_attention(Some(UserAttentionType::Critical));
+    }
+}
+
+pub fn quit<R: Runtime>(app: &AppHandle<R>) {
+    QUITTING.store(true, Ordering::SeqCst);
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        app.state::<crate::session::Session>().shutdown().await;
+        app.exit(0);
+    });
+}
+
+/// Window events: close hides, focus goes to the engine.
+pub fn on_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
+    match event {
+        WindowEvent::CloseRequested { api, .. } if window.label() == MAIN => {
+            api.prevent_close();
+            let _ = window.hide();
+            tell_focus(window.app_handle(), false);
+        }
+        WindowEvent::Focused(focused) if window.label() == MAIN => {
+            tell_focus(window.app_handle(), *focused)
+        }
+        _ => {}
+    }
+}
+
+fn tell_focus<R: Runtime>(app: &AppHandle<R>, focused: bool) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Some(core) = app.state::<crate::session::Session>().core().await {
+            core.set_focused(focused);
+        }
+    });
+}
