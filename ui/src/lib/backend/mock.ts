@@ -429,6 +429,31 @@ export class MockBackend implements Backend {
     this.emitState();
   }
 
+  /** A live chat with the given visitor and visitor messages (tests, demos). */
+  addLiveChat(visitor: Omit<VisitorInfo, 'id'> & { id?: number }, texts: string[] = [], unread = 0): ConversationId {
+    const id = this.nextConversationId++;
+    const v: VisitorInfo = { id: visitor.id ?? 900 + id, ...visitor };
+    const messages = texts.map((t, i) => this.message(id, { role: 'visitor' }, { kind: 'text', text: t }, Date.now() - (texts.length - i) * 1000));
+    const last = messages[messages.length - 1];
+    this.chats.push({
+      summary: {
+        id,
+        status: 'live',
+        visitor: v,
+        agent: { id: this.me.id, name: this.me.name },
+        created_at: iso(Date.now() - 60_000),
+        last_activity_at: last?.created_at ?? iso(Date.now()),
+        last_message: last ? textOf(last.content) : undefined,
+        unread,
+      },
+      messages,
+      pending: [],
+      visitor_typing: false,
+    });
+    this.emitState();
+    return id;
+  }
+
   setConnection(status: ConnectionStatus) {
     this.connection = status;
     this.emit({ kind: 'connection', status });
