@@ -11,7 +11,7 @@ packages=(build-essential pkg-config ca-certificates curl file libwebkit2gtk-4.1
 if [[ "$mode" == "test" ]]; then
   # Headless browser, display, session bus, notification servers, keychain, WebDriver.
   packages+=(chromium xvfb xauth dbus-x11 imagemagick webkit2gtk-driver x11-utils xdotool dunst libnotify-bin
-    python3-dbusmock gnome-keyring libsecret-tools)
+    python3-dbusmock gnome-keyring libsecret-tools dbus-daemon)
 fi
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)

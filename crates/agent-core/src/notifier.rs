@@ -11,6 +11,11 @@ use std::time::Duration;
 use protocol::{ConversationId, Message, Offer, OfferId};
 use tokio::sync::mpsc;
 
+#[cfg(all(unix, not(target_os = "macos")))]
+mod xdg;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub use xdg::{DesktopNotifier, NotifyRustNotifier};
+
 /// An answer to an offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OfferAnswer {

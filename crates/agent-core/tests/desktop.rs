@@ -1,0 +1,404 @@
+//! The desktop integrations against real D-Bus services: native notifications through
+//! notify-rust to a notification server (python3-dbusmock's, which records every call and
+//! emits the signals a click would), and credentials through gnome-keyring's Secret Service.
+//!
+//! Each test runs in a private session of its own (see `support/dbus.rs`): its own bus, mock
+//! and keyring, in a child process of this test binary.
+
+mod support;
+
+use std::time::Duration;
+
+use agent_core::credentials::Credentials;
+use agent_core::notifier::{
+    AnswerSink, DesktopNotifier, NotificationAction, Notifier, OfferAnswer,
+};
+use chrono::Utc;
+use protocol::{
+    Author, ConversationId, Message, MessageContent, MessageId, Offer, OfferId, VisitorId,
+    VisitorInfo,
+};
+use support::dbus::{self, NotificationMock, WAIT};
+use tokio::sync::mpsc;
+
+fn offer(id: i64, name: Option<&str>, first_message: Option<&str>) -> Offer {
+    Offer {
+        id: OfferId(id),
+        conversation_id: ConversationId(100 + id),
+        visitor: VisitorInfo {
+            id: VisitorId(200 + id),
+            name: name.map(str::to_owned),
+            ..VisitorInfo::default()
+        },
+        first_message: first_message.map(str::to_owned),
+        created_at: Utc::now(),
+        expires_at: Utc::now() + chrono::Duration::seconds(45),
+    }
+}
+
+/// Polls until the notifier reports the server's id for the offer's notification.
+async fn shown_id(notifier: &DesktopNotifier, offer_id: OfferId) -> u32 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(id) = notifier.notification_id(offer_id) {
+            return id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "offer {offer_id} was never shown"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn next_action(
+    rx: &mut mpsc::Receiver<NotificationAction>,
+    what: &str,
+) -> NotificationAction {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no action within {WAIT:?}: expected {what}"))
+        .expect("the sink is open")
+}
+
+#[test]
+fn offer_raises_a_notification_with_accept_and_decline() {
+    dbus::run(
+        "offer_raises_a_notification_with_accept_and_decline",
+        async {
+            let mock = NotificationMock::connect().await;
+            let notifier = DesktopNotifier::new();
+            let (sink, _rx) = AnswerSink::channel(8);
+            let offer = offer(1, Some("Ada Lovelace"), Some("Do you ship to Norway?"));
+
+            notifier.offer(&offer, Duration::from_secs(38), false, &sink);
+
+            let notifies = mock
+                .wait_for_notifies("the offer's Notify", |n| !n.is_empty())
+                .await;
+            assert_eq!(notifies.len(), 1);
+            let n = &notifies[0];
+            assert_eq!(n.app_name, "Agent Inbox");
+            assert_eq!(n.replaces_id, 0);
+            assert_eq!(n.summary, "Chat request from Ada Lovelace");
+            assert_eq!(n.body, "Do you ship to Norway? \u{2014} 38 s left");
+            let pairs = n.action_pairs();
+            for (key, label) in [
+                ("accept", "Accept"),
+                ("decline", "Decline"),
+                ("default", "Open"),
+            ] {
+                assert!(
+                    pairs.contains(&(key.to_owned(), label.to_owned())),
+                    "{key}/{label} missing from {pairs:?}"
+                );
+            }
+            assert_eq!(
+                n.hint_u8("urgency"),
+                Some(2),
+                "critical urgency: {:?}",
+                n.hints
+            );
+            assert_eq!(n.hint_str("category").as_deref(), Some("im.received"));
+            assert_eq!(
+                n.hint_str("sound-name").as_deref(),
+                Some("message-new-instant")
+            );
+            assert!(
+                n.timeout > 0 && n.timeout <= 38_000,
+                "timeout {}",
+                n.timeout
+            );
+            assert_eq!(shown_id(&notifier, offer.id).await, 1);
+        },
+    );
+}
+
+#[test]
+fn accept_and_decline_on_the_notification_answer_the_offer() {
+    dbus::run(
+        "accept_and_decline_on_the_notification_answer_the_offer",
+        async {
+            let mock = NotificationMock::connect().await;
+            let notifier = DesktopNotifier::new();
+            let (sink, mut rx) = AnswerSink::channel(8);
+            let first = offer(1, Some("Ada"), Some("hello"));
+            let second = offer(2, None, None);
+
+            notifier.offer(&first, Duration::from_secs(45), false, &sink);
+            notifier.offer(&second, Duration::from_secs(45), false, &sink);
+            let first_id = shown_id(&notifier, first.id).await;
+            let second_id = shown_id(&notifier, second.id).await;
+            assert_ne!(first_id, second_id);
+            // A visitor without a name and without a first message.
+            let notifies = mock.wait_for_notifies("two offers", |n| n.len() == 2).await;
+            assert!(
+                notifies
+                    .iter()
+                    .any(|n| n.summary == "Chat request from A visitor" && n.body == "45 s left")
+            );
+
+            mock.invoke_action(second_id, "decline").await;
+            assert_eq!(
+                next_action(&mut rx, "action 1").await,
+                NotificationAction::Answer {
+                    offer_id: second.id,
+                    answer: OfferAnswer::Decline
+                }
+            );
+            mock.invoke_action(first_id, "accept").await;
+            assert_eq!(
+                next_action(&mut rx, "action 2").await,
+                NotificationAction::Answer {
+                    offer_id: first.id,
+                    answer: OfferAnswer::Accept
+                }
+            );
+            // An answered notification is withdrawn at once.
+            mock.wait_for_close(first_id).await;
+            mock.wait_for_close(second_id).await;
+
+            // A second click (a server that keeps the notification) answers nothing twice.
+            mock.invoke_action(first_id, "accept").await;
+            // The barrier: a click on the body of a third offer arrives; nothing came before it.
+            let third = offer(3, Some("Grace"), Some("hi"));
+            notifier.offer(&third, Duration::from_secs(45), false, &sink);
+            let third_id = shown_id(&notifier, third.id).await;
+            mock.invoke_action(third_id, "default").await;
+            assert_eq!(
+                next_action(&mut rx, "action 3").await,
+                NotificationAction::Open {
+                    conversation_id: Some(third.conversation_id)
+                }
+            );
+        },
+    );
+}
+
+#[test]
+fn close_offer_closes_the_notification_and_silences_it() {
+    dbus::run(
+        "close_offer_closes_the_notification_and_silences_it",
+        async {
+            let mock = NotificationMock::connect().await;
+            let notifier = DesktopNotifier::new();
+            let (sink, mut rx) = AnswerSink::channel(8);
+            let first = offer(1, Some("Ada"), Some("hello"));
+
+            notifier.offer(&first, Duration::from_secs(45), false, &sink);
+            let id = shown_id(&notifier, first.id).await;
+            notifier.close_offer(first.id);
+            mock.wait_for_close(id).await;
+            // Closing is idempotent.
+            notifier.close_offer(first.id);
+
+            // Once the notifier forgot it, a late click on the closed notification does nothing.
+            let deadline = tokio::time::Instant::now() + WAIT;
+            while notifier.notification_id(first.id).is_some() {
+                assert!(tokio::time::Instant::now() < deadline, "never forgotten");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            mock.invoke_action(id, "accept").await;
+
+            // Barrier: the next offer's answer is the first thing the sink receives.
+            let second = offer(2, Some("Grace"), Some("hi"));
+            notifier.offer(&second, Duration::from_secs(45), false, &sink);
+            let second_id = shown_id(&notifier, second.id).await;
+            assert_ne!(second_id, id);
+            mock.invoke_action(second_id, "decline").await;
+            assert_eq!(
+                next_action(&mut rx, "action 4").await,
+                NotificationAction::Answer {
+                    offer_id: second.id,
+                    answer: OfferAnswer::Decline
+                }
+            );
+            assert!(rx.try_recv().is_err(), "nothing else was sent");
+        },
+    );
+}
+
+#[test]
+fn realert_replaces_the_notification() {
+    dbus::run("realert_replaces_the_notification", async {
+        let mock = NotificationMock::connect().await;
+        let notifier = DesktopNotifier::new();
+        let (sink, mut rx) = AnswerSink::channel(8);
+        let first = offer(1, Some("Ada"), Some("hello"));
+
+        notifier.offer(&first, Duration::from_secs(45), false, &sink);
+        let id = shown_id(&notifier, first.id).await;
+        // (Each step waits for the server, so the calls' order is known.)
+        notifier.offer(&first, Duration::from_secs(30), true, &sink);
+        mock.wait_for_notifies("a re-alert", |n| n.len() == 2).await;
+        notifier.set_sound(false);
+        notifier.offer(&first, Duration::from_secs(25), true, &sink);
+
+        let notifies = mock
+            .wait_for_notifies("two re-alerts", |n| n.len() == 3)
+            .await;
+        assert_eq!(notifies[0].replaces_id, 0);
+        assert_eq!(
+            notifies[1].replaces_id, id,
+            "a re-alert replaces: {notifies:#?}"
+        );
+        assert_eq!(notifies[2].replaces_id, id);
+        assert_eq!(notifies[1].body, "hello \u{2014} 30 s left");
+        assert_eq!(
+            notifies[1].hint_str("sound-name").as_deref(),
+            Some("message-new-instant")
+        );
+        assert_eq!(notifies[2].hint_str("sound-name"), None, "sound off");
+        assert_eq!(notifier.notification_id(first.id), Some(id));
+
+        // The replaced notification still answers.
+        mock.invoke_action(id, "accept").await;
+        assert_eq!(
+            next_action(&mut rx, "action 5").await,
+            NotificationAction::Answer {
+                offer_id: first.id,
+                answer: OfferAnswer::Accept
+            }
+        );
+        // A re-alert racing the answer does not bring the notification back.
+        notifier.offer(&first, Duration::from_secs(20), true, &sink);
+        notifier.close_offer(first.id);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while notifier.notification_id(first.id).is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "never closed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(mock.notifies().await.len(), 3);
+    });
+}
+
+#[test]
+fn visitor_markup_is_shown_as_text() {
+    dbus::run("visitor_markup_is_shown_as_text", async {
+        let mock = NotificationMock::connect().await;
+        let notifier = DesktopNotifier::new();
+        let (sink, _rx) = AnswerSink::channel(8);
+        let offer = offer(
+            1,
+            Some("<i>Eve</i>"),
+            Some("<b>x</b> & <script>alert(1)</script>"),
+        );
+
+        notifier.offer(&offer, Duration::from_secs(40), false, &sink);
+
+        let notifies = mock.wait_for_notifies("the offer", |n| !n.is_empty()).await;
+        assert_eq!(
+            notifies[0].body,
+            "&lt;b&gt;x&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt; \u{2014} 40 s left"
+        );
+        // The summary is plain text by the specification: shown exactly as given.
+        assert_eq!(notifies[0].summary, "Chat request from <i>Eve</i>");
+    });
+}
+
+#[test]
+fn message_notification_opens_its_conversation() {
+    dbus::run("message_notification_opens_its_conversation", async {
+        let mock = NotificationMock::connect().await;
+        let notifier = DesktopNotifier::new();
+        let (sink, mut rx) = AnswerSink::channel(8);
+        let message = |id: i64, text: &str| Message {
+            id: MessageId(id),
+            conversation_id: ConversationId(7),
+            author: Author::Visitor,
+            content: MessageContent::Text { text: text.into() },
+            client_id: None,
+            created_at: Utc::now(),
+        };
+
+        notifier.message("Ada", &message(1, "Are you there?"), &sink);
+        mock.wait_for_notifies("a message", |n| n.len() == 1).await;
+        notifier.message("Ada", &message(2, "a < b"), &sink);
+        let notifies = mock
+            .wait_for_notifies("two messages", |n| n.len() == 2)
+            .await;
+        assert_eq!(notifies[0].summary, "New message from Ada");
+        assert_eq!(notifies[0].body, "Are you there?");
+        assert_eq!(notifies[0].hint_u8("urgency"), Some(1));
+        assert_eq!(
+            notifies[0].hint_str("category").as_deref(),
+            Some("im.received")
+        );
+        // The conversation's next message replaces it.
+        assert_eq!(notifies[1].replaces_id, 1);
+        assert_eq!(notifies[1].body, "a &lt; b");
+
+        mock.invoke_action(1, "default").await;
+        assert_eq!(
+            next_action(&mut rx, "action 6").await,
+            NotificationAction::Open {
+                conversation_id: Some(ConversationId(7))
+            }
+        );
+
+        // Turned off: nothing is raised.
+        notifier.set_message_notifications(false);
+        notifier.message("Ada", &message(3, "still there?"), &sink);
+        let third = offer(1, Some("Grace"), None);
+        notifier.offer(&third, Duration::from_secs(45), false, &sink);
+        let notifies = mock.wait_for_notifies("the offer", |n| n.len() == 3).await;
+        assert_eq!(notifies[2].summary, "Chat request from Grace");
+    });
+}
+
+#[test]
+fn credentials_round_trip_through_the_secret_service() {
+    dbus::run("credentials_round_trip_through_the_secret_service", async {
+        let credentials = Credentials::new();
+        let url = "https://chat.example.com";
+        let email = "ada@example.com";
+
+        assert_eq!(credentials.load(url, email).expect("load"), None);
+        // Called on a tokio runtime thread on purpose: the keyring crate's own runtime must
+        // not collide with it.
+        credentials.save(url, email, "token-1").expect("save");
+        assert_eq!(
+            credentials.load(url, email).expect("load").as_deref(),
+            Some("token-1")
+        );
+        credentials.save(url, email, "token-2").expect("replace");
+        assert_eq!(
+            credentials.load(url, email).expect("load").as_deref(),
+            Some("token-2")
+        );
+        // Another account is another entry.
+        assert_eq!(
+            credentials.load(url, "grace@example.com").expect("load"),
+            None
+        );
+
+        // It is in the Secret Service, under the app's service name and account.
+        let found = std::process::Command::new("secret-tool")
+            .args(["search", "--all", "service", "agent-inbox"])
+            .output()
+            .expect("secret-tool (libsecret-tools)");
+        let listing = format!(
+            "{}{}",
+            String::from_utf8_lossy(&found.stdout),
+            String::from_utf8_lossy(&found.stderr)
+        );
+        assert!(
+            listing.contains("https://chat.example.com|ada@example.com"),
+            "{listing}"
+        );
+
+        // From a blocking thread too.
+        let c = credentials.clone();
+        let token = tokio::task::spawn_blocking(move || c.load(url, email))
+            .await
+            .expect("join")
+            .expect("load");
+        assert_eq!(token.as_deref(), Some("token-2"));
+
+        credentials.delete(url, email).expect("delete");
+        assert_eq!(credentials.load(url, email).expect("load"), None);
+        credentials
+            .delete(url, email)
+            .expect("deleting a missing entry is fine");
+    });
+}
