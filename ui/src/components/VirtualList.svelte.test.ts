@@ -7,7 +7,7 @@ import VirtualList from './VirtualList.svelte';
 describe('VirtualList', () => {
   it('renders only the visible window of 100,000 rows and follows the scroll position', async () => {
     const items = Array.from({ length: 100_000 }, (_, i) => `Row ${i}`);
-    const row = createRawSnippet((item: () => string) => ({ render: () => `<div class="r">${item()}</div>` }));
+    const row = createRawSnippet<[unknown, number]>((item) => ({ render: () => `<div class="r">${String(item())}</div>` }));
     const onNearEnd = vi.fn();
     render(VirtualList, { props: { items, rowHeight: 50, row, onNearEnd, 'data-testid': 'vl' } });
     await settle();
