@@ -18,10 +18,12 @@ use tauri::{AppHandle, Manager, RunEvent, Runtime};
 
 use crate::session::{OnStart, Session};
 
-/// Where the app keeps its files.
+/// Where the app keeps its files, and whether it has a tray.
 pub struct Paths {
     pub prefs: ConfigFile,
     pub data_dir: PathBuf,
+    /// Create the tray icon (off in tests on the mock runtime, which has no GTK).
+    pub tray: bool,
 }
 
 impl Paths {
@@ -33,7 +35,11 @@ impl Paths {
             .map(PathBuf::from)
             .or_else(|| dirs::data_local_dir().map(|d| d.join("agent-inbox")))
             .unwrap_or_else(|| std::env::temp_dir().join("agent-inbox"));
-        Paths { prefs, data_dir }
+        Paths {
+            prefs,
+            data_dir,
+            tray: true,
+        }
     }
 }
 
@@ -87,7 +93,9 @@ pub fn build<R: Runtime>(
             app.manage(window::Autostart(Box::new(move |on| {
                 autostart(&handle, on)
             })));
-            if let Err(e) = tray::create(app.handle()) {
+            if !paths.tray {
+                tracing::debug!("running without a tray");
+            } else if let Err(e) = tray::create(app.handle()) {
                 // No tray host: the window still works; closing it would hide the app, so
                 // keep it open instead.
                 tracing::warn!(error = %e, "no system tray");

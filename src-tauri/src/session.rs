@@ -172,7 +172,11 @@ impl Session {
         let revoked = running.api.logout().await;
         let (u, e) = (running.info.service_url.clone(), running.info.email.clone());
         stop(running).await;
-        keychain(move |c| c.delete(&u, &e), &self.credentials).await?;
+        if let Err(e) = keychain(move |c| c.delete(&u, &e), &self.credentials).await {
+            // The token is revoked on the service either way; a stale keychain entry is
+            // refused at the next start and then deleted.
+            tracing::warn!(error = %e, "cannot delete the token from the keychain");
+        }
         match revoked {
             Ok(()) | Err(Error::Unreachable { .. }) => Ok(()),
             Err(Error::Service(b)) if b.code == ErrorCode::Unauthorized => Ok(()),
