@@ -5,6 +5,7 @@
 //! Each test runs in a private session of its own (see `support/dbus.rs`): its own bus, mock
 //! and keyring, in a child process of this test binary.
 
+mod common;
 mod support;
 
 use std::time::Duration;
@@ -401,4 +402,108 @@ fn credentials_round_trip_through_the_secret_service() {
             .delete(url, email)
             .expect("deleting a missing entry is fine");
     });
+}
+
+/// End to end: a real chat service offers a chat, the engine raises it through the desktop
+/// notifier, Accept on the notification accepts it on the service; a second offer left
+/// unanswered expires and its notification is closed.
+#[test]
+fn an_offer_from_the_service_is_accepted_on_its_notification_and_expiry_closes_it() {
+    dbus::run(
+        "an_offer_from_the_service_is_accepted_on_its_notification_and_expiry_closes_it",
+        async {
+            use agent_core::backoff::Backoff;
+            use agent_core::{AgentCore, ApiClient, ConnectionStatus, CoreOptions, ServiceUrl};
+            use std::sync::Arc;
+
+            let dir = tempfile::tempdir().expect("tmp");
+            let mut config = chat_service::Config::for_db(dir.path().join("chat.db"));
+            config.visitor_messages_per_10s = 1_000_000;
+            // Short, so that the second offer expires within the test.
+            config.offer_timeout_secs = 3.0;
+            common::create_agents(&config.db, 1).await;
+            let service = chat_service::RunningService::start(config)
+                .await
+                .expect("service");
+            let url = service.url();
+            let api = ApiClient::new(ServiceUrl::parse(&url).expect("url")).expect("client");
+            let (_, login) = api
+                .login(&common::email(0), common::PASSWORD)
+                .await
+                .expect("login");
+
+            let mock = NotificationMock::connect().await;
+            let notifier = Arc::new(DesktopNotifier::new());
+            let mut options = CoreOptions::new(ServiceUrl::parse(&url).expect("url"), login.token);
+            options.backoff = Backoff {
+                base: Duration::from_millis(5),
+                max: Duration::from_millis(100),
+            };
+            options.realert_every = Duration::from_millis(500);
+            let core = AgentCore::start(options, notifier.clone()).expect("core");
+            core.wait_for(WAIT, |s| s.connection == ConnectionStatus::Connected)
+                .await
+                .expect("connected");
+
+            // A visitor asks; the offer becomes a notification with Accept and Decline.
+            let mut olga = sim::visitor::VisitorClient::start(&url, Some("Olga"), None)
+                .await
+                .expect("visitor");
+            olga.start_chat("Can I <b>change</b> my plan?")
+                .await
+                .expect("start chat");
+            let state = core
+                .wait_for(WAIT, |s| !s.offers.is_empty())
+                .await
+                .expect("offer");
+            let offer = state.offers[0].offer.clone();
+            let id = shown_id(&notifier, offer.id).await;
+            let notifies = mock.wait_for_notifies("the offer", |n| !n.is_empty()).await;
+            assert_eq!(notifies[0].summary, "Chat request from Olga");
+            assert!(
+                notifies[0]
+                    .body
+                    .starts_with("Can I &lt;b&gt;change&lt;/b&gt; my plan? \u{2014} "),
+                "{}",
+                notifies[0].body
+            );
+
+            // Accept on the notification: the service assigns the chat, the visitor is told,
+            // and the notification is withdrawn.
+            mock.invoke_action(id, "accept").await;
+            core.wait_for(WAIT, |s| {
+                s.chat(offer.conversation_id).is_some() && s.offers.is_empty()
+            })
+            .await
+            .expect("the chat is live");
+            olga.expect_agent_joined(WAIT).await.expect("visitor told");
+            mock.wait_for_close(id).await;
+
+            // A second visitor's offer is left alone: re-alerts replace its notification, and
+            // when it expires the notification is closed.
+            let mut grace = sim::visitor::VisitorClient::start(&url, Some("Grace"), None)
+                .await
+                .expect("visitor");
+            grace.start_chat("hello?").await.expect("start chat");
+            let state = core
+                .wait_for(WAIT, |s| !s.offers.is_empty())
+                .await
+                .expect("second offer");
+            let second = state.offers[0].offer.clone();
+            let second_id = shown_id(&notifier, second.id).await;
+            assert_ne!(second_id, id);
+            mock.wait_for_notifies("a re-alert of the second offer", |n| {
+                n.iter().any(|n| n.replaces_id == second_id)
+            })
+            .await;
+            core.wait_for(WAIT, |s| s.offers.is_empty())
+                .await
+                .expect("the offer expired");
+            mock.wait_for_close(second_id).await;
+            assert!(core.state().chat(second.conversation_id).is_none());
+
+            core.stop().await;
+            service.stop().await.expect("service stops");
+        },
+    );
 }
