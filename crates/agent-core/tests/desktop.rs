@@ -111,6 +111,13 @@ fn offer_raises_a_notification_with_accept_and_decline() {
                 n.timeout
             );
             assert_eq!(shown_id(&notifier, offer.id).await, 1);
+
+            // What the shell can ask to tell the agent whether notifications can answer offers.
+            let caps = tokio::task::spawn_blocking(DesktopNotifier::server_capabilities)
+                .await
+                .expect("join")
+                .expect("capabilities");
+            assert!(caps.iter().any(|c| c == "actions"), "{caps:?}");
         },
     );
 }
@@ -344,6 +351,34 @@ fn message_notification_opens_its_conversation() {
         notifier.offer(&third, Duration::from_secs(45), false, &sink);
         let notifies = mock.wait_for_notifies("the offer", |n| n.len() == 3).await;
         assert_eq!(notifies[2].summary, "Chat request from Grace");
+    });
+}
+
+#[test]
+fn preferences_live_in_the_configured_folder() {
+    dbus::run("preferences_live_in_the_configured_folder", async {
+        use agent_core::config::{ConfigFile, Preferences, Theme};
+        // The session sets AGENT_INBOX_CONFIG_DIR, as a portable install or a test would.
+        let dir = std::env::var_os("AGENT_INBOX_CONFIG_DIR").expect("set by the session");
+        let file = ConfigFile::default_location().expect("location");
+        assert_eq!(file.path(), std::path::Path::new(&dir).join("config.json"));
+        assert_eq!(file.load().expect("defaults"), Preferences::default());
+        let prefs = Preferences {
+            email: Some("ada@example.com".into()),
+            theme: Theme::Dark,
+            ..Preferences::default()
+        };
+        file.save(&prefs).expect("save");
+        assert_eq!(
+            ConfigFile::default_location()
+                .expect("location")
+                .load()
+                .expect("load"),
+            prefs
+        );
+        // No token in it: that is the keychain's.
+        let text = std::fs::read_to_string(file.path()).expect("read");
+        assert!(!text.contains("token"), "{text}");
     });
 }
 

@@ -52,7 +52,7 @@ pub const SECRETS: &str = "org.freedesktop.secrets";
 pub const KEYRING_PASSWORD: &str = "test-keyring-password";
 
 const HOW_TO_INSTALL: &str = "install the test packages with `scripts/setup.sh test` \
-     (Debian: dbus python3-dbusmock gnome-keyring libsecret-tools)";
+     (Debian: dbus-daemon python3-dbusmock gnome-keyring libsecret-tools)";
 
 /// Runs `body` inside a private desktop session (see the module docs). `name` is the test
 /// function's name as the harness knows it (its path inside the test crate).
