@@ -9,9 +9,11 @@ describe('VirtualList', () => {
     const items = Array.from({ length: 100_000 }, (_, i) => `Row ${i}`);
     const row = createRawSnippet<[unknown, number]>((item) => ({ render: () => `<div class="r">${String(item())}</div>` }));
     const onNearEnd = vi.fn();
-    render(VirtualList, { props: { items, rowHeight: 50, row, onNearEnd, 'data-testid': 'vl' } });
+    render(VirtualList, { props: { items, rowHeight: 50, row, onNearEnd, class: 'rows', 'data-testid': 'vl' } });
     await settle();
     const vp = screen.getByTestId('vl');
+    expect(vp.classList).toContain('viewport'); // a passed class must not drop the scrolling styles
+    expect(vp.classList).toContain('rows');
     expect(vp.querySelectorAll('.r').length).toBeLessThanOrEqual(30);
     expect((vp.firstElementChild as HTMLElement).style.height).toBe('5000000px');
     expect(onNearEnd).not.toHaveBeenCalled();

@@ -17,7 +17,7 @@ export async function pickBackend(win: Window = window): Promise<Backend> {
   return new MockBackend({
     simulate: params.get('simulate') !== '0',
     historySize: Number.isFinite(history) && history >= 0 ? history : 100000,
-    signedIn: params.get('signedIn') === '1',
+    signedIn: params.get('signedIn') !== '0',
     latencyMs: 120,
   });
 }

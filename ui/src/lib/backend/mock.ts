@@ -273,7 +273,7 @@ export class MockBackend implements Backend {
 
   /** The i-th ended conversation of the generated history (0 = newest). Pure: same i, same answer. */
   historyItem(i: number): ConversationSummary {
-    const seed = VISITORS[(i * 7) % VISITORS.length];
+    const seed = VISITORS[(i * 3 + 1) % VISITORS.length];
     const agent = DEMO_AGENTS[i % DEMO_AGENTS.length];
     const base = Math.floor(Date.now() / MIN) * MIN - 25 * MIN;
     const last = base - i * 17 * MIN;
