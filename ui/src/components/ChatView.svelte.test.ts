@@ -145,3 +145,19 @@ describe('ChatView', () => {
     expect((screen.getByRole('textbox') as HTMLTextAreaElement).value).toBe('half-written');
   });
 });
+
+describe('ChatView read receipts', () => {
+  it('marks read only while the window is visible', async () => {
+    const { mock, app } = await setup({ liveChats: 0 });
+    const read = vi.spyOn(mock, 'markRead');
+    const id = mock.addLiveChat({ name: 'Hidden' }, ['one'], 1);
+    app.windowVisible = false;
+    app.select(id);
+    renderWith(ChatView, app);
+    await settle(4);
+    expect(read).not.toHaveBeenCalled();
+    app.windowVisible = true;
+    await settle(4);
+    expect(read).toHaveBeenCalledWith(id, expect.any(Number));
+  });
+});

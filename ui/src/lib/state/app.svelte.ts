@@ -48,6 +48,8 @@ export class AppStore {
   /** Bumped to ask the search box to take focus. */
   searchFocus = $state(0);
   offerError = $state<ErrorBody | null>(null);
+  /** The window is on screen (not hidden to the tray): only then are messages marked read. */
+  windowVisible = $state(typeof document === 'undefined' || document.visibilityState !== 'hidden');
 
   readonly announcer = new Announcer();
   readonly pager: ConversationPager;
@@ -148,6 +150,11 @@ export class AppStore {
     this.unlisten.push(await this.backend.onState((s) => this.applyState(s)));
     this.unlisten.push(await this.backend.onEvent((e) => this.onEvent(e)));
     this.unlisten.push(await this.backend.onOpenConversation((id) => id !== null && this.select(id)));
+    if (typeof document !== 'undefined') {
+      const onVisibility = () => (this.windowVisible = document.visibilityState !== 'hidden');
+      document.addEventListener('visibilitychange', onVisibility);
+      this.unlisten.push(() => document.removeEventListener('visibilitychange', onVisibility));
+    }
     this.applyState(await this.backend.getState());
     this.phase = 'inbox';
     if (this.selectedId === null && this.client.chats.length > 0) this.select(this.client.chats[0].summary.id, false);
