@@ -42,7 +42,7 @@ try {
 
   // 2. Inbox with an offer banner (the simulation sends one after 1.5 s)
   p = await page({ query: '&simulate=1' });
-  await p.getByText('Chat request', { exact: true }).waitFor({ timeout: 10_000 });
+  await p.locator('#offer-title').waitFor({ timeout: 10_000 });
   await p.waitForTimeout(600);
   await shot(p, 'inbox-offer');
 
@@ -79,7 +79,7 @@ try {
 
   // 6. Dark theme (from the OS)
   p = await page({ query: '&simulate=1', scheme: 'dark' });
-  await p.getByText('Chat request', { exact: true }).waitFor({ timeout: 10_000 });
+  await p.locator('#offer-title').waitFor({ timeout: 10_000 });
   await p.waitForTimeout(600);
   await shot(p, 'dark');
   await p.getByRole('button', { name: 'Settings' }).click();
@@ -89,7 +89,7 @@ try {
 
   // 7. 200% zoom of a 1280×800 window: 640×400 CSS pixels at scale 2
   p = await page({ query: '&simulate=1', width: 640, height: 400, scale: 2 });
-  await p.getByText('Chat request', { exact: true }).waitFor({ timeout: 10_000 });
+  await p.locator('#offer-title').waitFor({ timeout: 10_000 });
   await p.waitForTimeout(600);
   await shot(p, 'zoom-200');
   await p.getByRole('tab', { name: 'Chat' }).click();
