@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use agent_core::config::ConfigFile;
-use agent_core::notifier::{Notifier, NotifyRustNotifier};
+use agent_core::notifier::{DesktopNotifier, Notifier};
 use tauri::{AppHandle, Manager, RunEvent, Runtime};
 
 use crate::session::{OnStart, Session};
@@ -154,7 +154,7 @@ pub fn run() {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
         ));
-    let notifier: Arc<dyn Notifier> = Arc::new(NotifyRustNotifier::new());
+    let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::new());
     let app = build(builder, notifier, Paths::from_environment(), |app, on| {
         use tauri_plugin_autostart::ManagerExt;
         let launcher = app.autolaunch();

@@ -66,7 +66,10 @@ impl Session {
     }
 
     pub fn save_preferences(&self, prefs: &Preferences) -> agent_core::Result<()> {
-        self.prefs.save(prefs)
+        self.prefs.save(prefs)?;
+        self.notifier
+            .set_preferences(prefs.sound, prefs.notify_messages);
+        Ok(())
     }
 
     fn outbox_path(&self, url: &ServiceUrl, email: &str) -> PathBuf {
@@ -89,6 +92,8 @@ impl Session {
             stop(old).await;
         }
         let prefs = self.prefs.load().unwrap_or_default();
+        self.notifier
+            .set_preferences(prefs.sound, prefs.notify_messages);
         let mut options = CoreOptions::new(url.clone(), token.clone());
         options.outbox_path = Some(self.outbox_path(&url, &email));
         options.notify_messages = prefs.notify_messages;

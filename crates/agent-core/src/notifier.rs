@@ -1,5 +1,5 @@
 //! Native notifications (R3, R9): the [`Notifier`] trait the engine talks to, and its
-//! notify-rust implementation for the desktop.
+//! freedesktop implementation (zbus, one bus connection) for the Linux desktop.
 //!
 //! The engine calls [`Notifier::offer`] when an offer arrives and again for each re-alert
 //! while it stays unanswered, [`Notifier::close_offer`] when it is answered anywhere, expires
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod xdg;
 #[cfg(all(unix, not(target_os = "macos")))]
-pub use xdg::{DesktopNotifier, NotifyRustNotifier};
+pub use xdg::DesktopNotifier;
 
 /// An answer to an offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +27,14 @@ pub enum OfferAnswer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotificationAction {
     /// Accept or Decline on an offer's notification.
-    Answer { offer_id: OfferId, answer: OfferAnswer },
+    Answer {
+        offer_id: OfferId,
+        answer: OfferAnswer,
+    },
     /// The notification body was clicked: open the window (on this conversation, if any).
-    Open { conversation_id: Option<ConversationId> },
+    Open {
+        conversation_id: Option<ConversationId>,
+    },
 }
 
 /// Where notification actions go: the engine's command queue.
@@ -61,6 +66,9 @@ pub trait Notifier: Send + Sync + 'static {
 
     /// A new visitor message in a live chat while the window is not focused.
     fn message(&self, visitor_name: &str, message: &Message, answers: &AnswerSink);
+
+    /// Applies the agent's preferences: a sound with offers, notifications for messages.
+    fn set_preferences(&self, _sound: bool, _messages: bool) {}
 }
 
 /// A notifier that shows nothing (for headless use such as the command-line client).

@@ -280,9 +280,9 @@ impl ClientState {
                 .pending
                 .iter()
                 .any(|p| p.client_id == pending.client_id)
-            {
-                chat.pending.push(pending);
-            }
+        {
+            chat.pending.push(pending);
+        }
     }
 
     /// The service stored a pending message: it becomes a normal message.

@@ -163,7 +163,7 @@ async fn engine(cli: &Cli, s: &Session) -> anyhow::Result<AgentCore> {
     let mut options = CoreOptions::new(s.url.clone(), s.token.clone());
     options.outbox_path = outbox_path(&s.url, &s.email);
     let notifier: Arc<dyn Notifier> = if cli.notify {
-        Arc::new(agent_core::notifier::NotifyRustNotifier::new())
+        Arc::new(agent_core::notifier::DesktopNotifier::new())
     } else {
         Arc::new(NoNotifier)
     };

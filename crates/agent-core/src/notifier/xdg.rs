@@ -76,9 +76,6 @@ const MAX_NAME: usize = 60;
 /// Longest message text shown in a body, in characters.
 const MAX_TEXT: usize = 240;
 
-/// The name the desktop shell first knew this notifier by.
-pub type NotifyRustNotifier = DesktopNotifier;
-
 /// Native notifications on the freedesktop notification service.
 ///
 /// Create one per app and keep it; dropping it closes the offers' notifications it still
@@ -189,6 +186,11 @@ impl DesktopNotifier {
 }
 
 impl Notifier for DesktopNotifier {
+    fn set_preferences(&self, sound: bool, messages: bool) {
+        self.set_sound(sound);
+        self.set_message_notifications(messages);
+    }
+
     fn offer(&self, offer: &Offer, time_left: Duration, realert: bool, answers: &AnswerSink) {
         tracing::debug!(offer = %offer.id, realert, "offer notification");
         self.queue(Command::Offer {
