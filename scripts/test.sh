@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 started=$(date +%s)
 
+echo "== UI: install, type-check, unit tests (Vitest), build"
+# The desktop shell embeds ui/dist, so the UI is built before any cargo step.
+(cd ui && npm ci --no-audit --no-fund && npm run check && npm test && npm run build)
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy (warnings denied)"
