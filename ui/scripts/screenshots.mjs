@@ -1,7 +1,7 @@
 // Builds nothing: serves ui/dist with `vite preview` and takes screenshots in Debian's headless
 // Chromium (playwright-core, no downloaded browser). Run `npm run build` first.
 //   node scripts/screenshots.mjs [outDir]
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
@@ -16,9 +16,23 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
 });
 
+// Run under the shell's own CSP and frozen Object.prototype, as inside Tauri.
+const conf = new URL('../../src-tauri/tauri.conf.json', import.meta.url);
+const security = existsSync(conf) ? JSON.parse(readFileSync(conf, 'utf8')).app?.security : null;
+const csp = security?.csp
+  ? Object.entries(security.csp).map(([k, v]) => `${k} ${v}`).join('; ')
+  : "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:";
+const freeze = security?.freezePrototype ?? true;
+
 const errors = [];
 async function page({ query = '', width = 1280, height = 800, scale = 1, scheme = 'light' } = {}) {
   const ctx = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale, colorScheme: scheme, reducedMotion: 'reduce' });
+  await ctx.route(`${base}**`, async (route) => {
+    if (route.request().resourceType() !== 'document') return route.continue();
+    const response = await route.fetch();
+    await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': csp } });
+  });
+  if (freeze) await ctx.addInitScript(() => Object.freeze(Object.prototype));
   const p = await ctx.newPage();
   p.on('pageerror', (e) => errors.push(String(e)));
   p.on('console', (m) => m.type() === 'error' && errors.push(m.text()));

@@ -80,3 +80,16 @@ describe('Header: availability (R1) and connection (R8, R9)', () => {
     expect(screen.getByRole('heading', { name: 'Sign in to Agent Inbox' })).toBeInTheDocument();
   });
 });
+
+describe('Header: signed out while unavailable', () => {
+  it('still says so plainly, with a way to sign in again', async () => {
+    const { mock, app } = await renderApp();
+    await app.setAvailability('unavailable');
+    mock.setConnection({ state: 'signed_out', reason: 'session revoked' });
+    await settle();
+    expect(screen.getByRole('alert').textContent).toContain('You were signed out (session revoked)');
+    await fireEvent.click(screen.getByRole('button', { name: 'Sign in again' }));
+    await settle(6);
+    expect(screen.getByRole('heading', { name: 'Sign in to Agent Inbox' })).toBeInTheDocument();
+  });
+});

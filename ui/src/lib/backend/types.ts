@@ -3,7 +3,6 @@
 // Every type comes from the generated bindings; nothing here copies a Rust type by hand.
 import type { ActivityList } from '../bindings/ActivityList';
 import type { AgentId } from '../bindings/AgentId';
-import type { AgentProfile } from '../bindings/AgentProfile';
 import type { AgentSettings } from '../bindings/AgentSettings';
 import type { AvailabilityStatus } from '../bindings/AvailabilityStatus';
 import type { CalendarSummary } from '../bindings/CalendarSummary';
@@ -18,17 +17,15 @@ import type { MessagePage } from '../bindings/MessagePage';
 import type { OfferId } from '../bindings/OfferId';
 import type { Page } from '../bindings/Page';
 import type { Preferences } from '../bindings/Preferences';
+import type { SessionInfo } from '../bindings/SessionInfo';
 import type { SlotList } from '../bindings/SlotList';
 import type { VisitorInfo } from '../bindings/VisitorInfo';
 
 /** `protocol::rest::ConversationPage` (= `Page<ConversationSummary>`), exported by ts-rs as `Page`. */
 export type ConversationPage = Page;
 
-export interface SessionInfo {
-  service_url: string;
-  email: string;
-  agent: AgentProfile;
-}
+/** `agent_core::SessionInfo`: who is signed in, where. */
+export type { SessionInfo };
 
 export interface Backend {
   restoreSession(): Promise<SessionInfo | null>;

@@ -101,11 +101,17 @@ export class AppStore {
     return this.client.chats.reduce((n, c) => n + (c.summary.unread > 0 ? 1 : 0), 0);
   }
 
-  /** R9: available but not receiving chats. */
+  get unreadMessages(): number {
+    return this.client.chats.reduce((n, c) => n + c.summary.unread, 0);
+  }
+
+  /** R9: available but not receiving chats (and a sign-out, whatever the availability). */
   get notReceiving(): string | null {
+    const c = this.client.connection;
+    if (c.state === 'signed_out' && this.client.availability?.effective !== 'available')
+      return `You were signed out (${c.reason}). Sign in again to receive chats.`;
     const a = this.client.availability;
     if (!a || a.effective !== 'available') return null;
-    const c = this.client.connection;
     switch (c.state) {
       case 'connected':
         return null;
@@ -225,8 +231,14 @@ export class AppStore {
         );
         break;
       }
-      case 'conversation_ended':
-        this.announcer.say('A chat ended.');
+      case 'conversation_ended': {
+        const chat = this.client.chats.find((c) => c.summary.id === e.conversation_id);
+        const who = chat ? visitorName(chat.summary.visitor, 'the visitor') : 'a visitor';
+        this.announcer.say(e.reason === 'visitor' ? `${who} left the chat.` : `The chat with ${who} ended.`);
+        break;
+      }
+      case 'message_left':
+        this.announcer.say(`${visitorName(e.conversation.visitor)} left a message.`);
         break;
       case 'command_failed':
         this.toast(`Not delivered: ${e.error.message}`, 'error');
