@@ -101,3 +101,23 @@ describe('ConversationList (R4)', () => {
     expect(rows()[2]).toHaveAttribute('aria-selected', 'true');
   });
 });
+
+describe('ConversationList: All stays current', () => {
+  it('a chat accepted after loading appears on top; an ended one shows as ended', async () => {
+    const { mock, app } = await setup();
+    renderWith(ConversationList, app);
+    await fireEvent.click(screen.getByRole('button', { name: 'All' }));
+    await settle(6);
+    const offer = mock.pushOffer({ visitor: { id: 1, name: 'Fresh Visitor' } });
+    await app.accept(offer.id);
+    await settle(4);
+    expect(rows()[0].textContent).toContain('Fresh Visitor');
+    expect(within(rows()[0]).getByText('Live')).toBeInTheDocument();
+    const firstLive = app.pager.items[0];
+    expect(firstLive.status).toBe('live');
+    await mock.endChat(firstLive.id);
+    await settle(4);
+    const row = document.getElementById(`conv-${firstLive.id}`)!;
+    expect(within(row).getByText('Ended')).toBeInTheDocument();
+  });
+});

@@ -90,11 +90,15 @@ export class AppStore {
     return all.filter((s) => [s.visitor.name, s.visitor.email, s.last_message].some((f) => f?.toLowerCase().includes(q)));
   }
 
-  /** What the list shows: live values for live chats even in "All". */
+  /** What the list shows. In "All": live values for live chats, and live chats that started
+   *  after the list was loaded on top (they are the newest). */
   get listItems(): ConversationSummary[] {
     if (this.scope === 'active') return this.activeItems;
     const live = new Map(this.client.chats.map((c) => [c.summary.id, c.summary]));
-    return this.pager.items.map((s) => live.get(s.id) ?? s);
+    const listed = new Set(this.pager.items.map((s) => s.id));
+    const fresh = this.activeItems.filter((s) => !listed.has(s.id));
+    const items = this.pager.items.map((s) => live.get(s.id) ?? s);
+    return fresh.length ? [...fresh, ...items] : items;
   }
 
   get unreadActive(): number {
@@ -204,10 +208,13 @@ export class AppStore {
       this.announcer.say(`Chat request from ${name}${first}. Alt+A to accept, Alt+D to decline.`, true);
     }
     if (s.offers.length === 0) this.offerError = null;
-    // A selected live chat that ended stays selected, as a past conversation.
-    if (this.selectedId !== null && !s.chats.some((c) => c.summary.id === this.selectedId)) {
-      const was = prev.chats.find((c) => c.summary.id === this.selectedId);
-      if (was) this.selectedSummary = { ...was.summary, status: 'ended' };
+    // Chats that ended: "All" shows them as ended; a selected one stays selected, read-only.
+    const still = new Set(s.chats.map((c) => c.summary.id));
+    for (const was of prev.chats) {
+      if (still.has(was.summary.id)) continue;
+      const ended: ConversationSummary = { ...was.summary, status: 'ended', unread: 0 };
+      this.pager.patch(ended);
+      if (was.summary.id === this.selectedId) this.selectedSummary = ended;
     }
   }
 
