@@ -97,7 +97,7 @@ try {
   await p.waitForTimeout(600);
   await shot(p, 'dark');
   await p.getByRole('button', { name: 'Settings' }).click();
-  await p.getByRole('dialog', { name: 'Settings' }).waitFor();
+  await p.getByLabel('Time zone').waitFor();
   await shot(p, 'dark-settings');
   await p.context().close();
 
@@ -112,12 +112,28 @@ try {
   await p.getByRole('tab', { name: 'Visitor' }).click();
   await p.waitForTimeout(300);
   await shot(p, 'zoom-200-visitor');
+  await p.getByRole('button', { name: 'Settings' }).click();
+  await p.getByLabel('Time zone').waitFor();
+  await shot(p, 'zoom-200-settings');
+  await p.keyboard.press('Escape');
+  await p.getByRole('tab', { name: 'Chat' }).click();
+  await p.keyboard.press('Alt+KeyK');
+  await p.getByRole('dialog', { name: 'Share a calendar' }).waitFor();
+  await p.getByText(/free slots$/).waitFor();
+  await shot(p, 'zoom-200-calendar');
+  await p.keyboard.press('Escape');
+  await p.keyboard.press('Control+Slash');
+  await p.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+  await shot(p, 'zoom-200-help');
   await p.context().close();
 
   // 8. Medium width (a half-screen window)
   p = await page({ query: '&simulate=0', width: 960, height: 720 });
   await p.getByRole('navigation').waitFor();
   await shot(p, 'medium');
+  await p.keyboard.press('Control+Slash');
+  await p.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+  await shot(p, 'help');
   await p.context().close();
 
   // 9. 100,000 conversations in "All", scrolled far down
