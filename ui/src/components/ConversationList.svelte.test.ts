@@ -24,6 +24,9 @@ describe('ConversationList (R4)', () => {
     expect(within(r[0]).getByLabelText('3 unread')).toBeInTheDocument();
     expect(within(r[0]).getByText('Live')).toBeInTheDocument();
     expect(within(r[1]).getByText('Older')).toBeInTheDocument();
+    mock.visitorTyping(app.listItems[1].id, true);
+    await settle();
+    expect(within(rows()[1]).getByText('typing…')).toBeInTheDocument();
   });
 
   it('All asks the service for scope "all" and shows ended / left-message conversations', async () => {
