@@ -503,3 +503,135 @@ async fn wrong_url_unreachable_service_and_wrong_password_give_clear_errors() {
     assert!(not_chat.login(&email(0), PASSWORD).await.is_err());
     service.stop().await.expect("stop");
 }
+
+/// A fake service that sends frames no real service would: the engine logs and skips them,
+/// resumes on a sequence gap, and never panics.
+#[tokio::test]
+async fn malformed_or_unexpected_frames_are_skipped_and_a_gap_resumes() {
+    use futures_util::{SinkExt, StreamExt};
+    use protocol::agent_ws::{AgentCommand, AgentEvent, AgentServerFrame, ReadySnapshot};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let availability = |effective| Availability {
+        effective,
+        source: AvailabilitySource::Schedule,
+        scheduled: effective,
+        override_status: None,
+        override_until: None,
+        next_change: None,
+    };
+    let event = move |seq, effective| {
+        serde_json::to_string(&AgentServerFrame::Event {
+            seq,
+            event: AgentEvent::Availability {
+                availability: availability(effective),
+            },
+        })
+        .expect("json")
+    };
+    let server = tokio::spawn(async move {
+        let mut resumes = Vec::new();
+        for round in 0..2 {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut ws = tokio_tungstenite::accept_async(tcp)
+                .await
+                .expect("handshake");
+            let hello = match ws.next().await {
+                Some(Ok(Ws::Text(t))) => {
+                    serde_json::from_str::<AgentCommand>(t.as_str()).expect("hello")
+                }
+                other => panic!("expected hello, got {other:?}"),
+            };
+            let AgentCommand::Hello { resume, .. } = hello else {
+                panic!("expected hello")
+            };
+            resumes.push(resume.clone());
+            if round == 0 {
+                let ready = AgentServerFrame::Ready(ReadySnapshot {
+                    protocol: 1,
+                    epoch: "fake".into(),
+                    seq: 0,
+                    agent: AgentProfile {
+                        id: AgentId(1),
+                        email: "a@b.c".into(),
+                        name: "A".into(),
+                    },
+                    availability: availability(AvailabilityStatus::Unavailable),
+                    conversations: vec![],
+                    offer: None,
+                    heartbeat_secs: 30,
+                });
+                ws.send(Ws::Text(
+                    serde_json::to_string(&ready).expect("json").into(),
+                ))
+                .await
+                .expect("send");
+                for junk in [
+                    "not json at all",
+                    "[1,2,3]",
+                    r#"{"type":"martian"}"#,
+                    r#"{"type":"event","seq":1,"event":{"kind":"bogus"}}"#,
+                ] {
+                    ws.send(Ws::Text(junk.into())).await.expect("send junk");
+                }
+                ws.send(Ws::Binary(vec![0, 159, 146, 150].into()))
+                    .await
+                    .expect("send binary");
+                // Seq 1 was unreadable, so seq 2 is a gap: the engine must resume from 0.
+                ws.send(Ws::Text(event(2, AvailabilityStatus::Available).into()))
+                    .await
+                    .expect("send");
+                // Wait for the engine to drop this connection.
+                while let Some(Ok(_)) = ws.next().await {}
+            } else {
+                let resumed = AgentServerFrame::Resumed {
+                    epoch: "fake".into(),
+                    from_seq: 1,
+                    to_seq: 2,
+                };
+                ws.send(Ws::Text(
+                    serde_json::to_string(&resumed).expect("json").into(),
+                ))
+                .await
+                .expect("send");
+                ws.send(Ws::Text(event(1, AvailabilityStatus::Unavailable).into()))
+                    .await
+                    .expect("send");
+                ws.send(Ws::Text(event(2, AvailabilityStatus::Available).into()))
+                    .await
+                    .expect("send");
+                while let Some(Ok(_)) = ws.next().await {}
+            }
+        }
+        resumes
+    });
+
+    let core = AgentCore::start(
+        fast(&format!("http://{addr}"), "token"),
+        Arc::new(agent_core::notifier::NoNotifier),
+    )
+    .expect("core");
+    let state = core
+        .wait_for(WAIT, |s| {
+            connected(s)
+                && s.seq == 2
+                && s.availability
+                    .as_ref()
+                    .is_some_and(|a| a.effective == AvailabilityStatus::Available)
+        })
+        .await
+        .expect("resumed and applied both events");
+    assert_eq!(state.agent.as_ref().map(|a| a.name.as_str()), Some("A"));
+    core.stop().await;
+    let resumes = server.await.expect("fake server");
+    assert_eq!(resumes[0], None, "first hello starts fresh");
+    assert_eq!(
+        resumes[1].as_ref().map(|r| (r.epoch.as_str(), r.seq)),
+        Some(("fake", 0)),
+        "the gap resumes from the last applied event"
+    );
+}
