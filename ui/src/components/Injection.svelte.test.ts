@@ -66,7 +66,7 @@ describe('script injection: every visitor field renders as text', () => {
     const banner = screen.getByRole('region', { name: /^Chat request/ });
     expect(within(banner).getByText(p, { selector: 'p, p *' })).toBeInTheDocument();
     const nav = screen.getByRole('navigation');
-    expect(within(nav).getAllByText(p).length).toBeGreaterThanOrEqual(2);
+    expect(within(nav).getAllByText(p).length).toBeGreaterThanOrEqual(1); // name (preview says "typing…")
     const main = screen.getByRole('main');
     expect(within(main).getAllByText(p).length).toBeGreaterThanOrEqual(3);
     const aside = screen.getByRole('complementary');
@@ -76,6 +76,9 @@ describe('script injection: every visitor field renders as text', () => {
     await settle(4);
     expect(within(aside).getByText(`[2026-11-20 09:00] ${p}: ${p}`)).toBeInTheDocument();
     assertInert();
+    mock.visitorTyping(id, false);
+    await settle();
+    expect(within(nav).getAllByText(p).length).toBeGreaterThanOrEqual(2); // name and preview
 
     // "All" list: a past conversation with the payload everywhere, opened read-only.
     const past: ConversationSummary = {
