@@ -40,36 +40,12 @@ async fn service() -> (tempfile::TempDir, RunningService) {
     let store = SqliteStore::open(&config.db, false, 10)
         .await
         .expect("store");
-    let all_day: Vec<TimeBlock> = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .into_iter()
-    .map(|day| TimeBlock {
-        day,
-        start: "00:00".into(),
-        end: "24:00".into(),
-    })
-    .collect();
     store
         .create_agent(NewAgent {
             email: "shell@test.example".into(),
             name: "Shell Agent".into(),
             password_hash: chat_service::auth::hash_password(PASSWORD).expect("hash"),
-            settings: AgentSettings {
-                time_zone: "UTC".into(),
-                schedule: all_day.clone(),
-                calendar: CalendarSettings {
-                    working_hours: all_day,
-                    meeting_minutes: 30,
-                    buffer_minutes: 0,
-                },
-            },
+            settings: AgentSettings::around_the_clock(30, 0),
         })
         .await
         .expect("agent");

@@ -44,22 +44,8 @@ fn block(day: Weekday, start: &str, end: &str) -> TimeBlock {
     }
 }
 
-const WEEKDAYS: [Weekday; 5] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-];
-const ALL_DAYS: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
+const WEEKDAYS: [Weekday; 5] = Weekday::WORKDAYS;
+const ALL_DAYS: [Weekday; 7] = Weekday::ALL;
 
 fn settings(
     tz: &str,

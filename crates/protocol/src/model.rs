@@ -95,6 +95,25 @@ pub enum Weekday {
     Sun,
 }
 
+impl Weekday {
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+    pub const WORKDAYS: [Weekday; 5] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ];
+}
+
 /// A block of time on one weekday, in the agent's time zone. `start` and `end` are `HH:MM`;
 /// `end` may be `24:00`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -102,6 +121,23 @@ pub struct TimeBlock {
     pub day: Weekday,
     pub start: String,
     pub end: String,
+}
+
+impl TimeBlock {
+    pub fn new(day: Weekday, start: &str, end: &str) -> Self {
+        TimeBlock {
+            day,
+            start: start.to_owned(),
+            end: end.to_owned(),
+        }
+    }
+
+    /// The same block on each of `days`.
+    pub fn on(days: &[Weekday], start: &str, end: &str) -> Vec<TimeBlock> {
+        days.iter()
+            .map(|d| TimeBlock::new(*d, start, end))
+            .collect()
+    }
 }
 
 /// Calendar settings (R7): when meetings can be booked, how long they are, and the gap kept
@@ -121,6 +157,22 @@ pub struct AgentSettings {
     /// Weekly live-chat schedule.
     pub schedule: Vec<TimeBlock>,
     pub calendar: CalendarSettings,
+}
+
+impl AgentSettings {
+    /// On duty around the clock in UTC; meetings any time, `meeting_minutes` long.
+    pub fn around_the_clock(meeting_minutes: i32, buffer_minutes: i32) -> Self {
+        let all_day = TimeBlock::on(&Weekday::ALL, "00:00", "24:00");
+        AgentSettings {
+            time_zone: "UTC".to_owned(),
+            schedule: all_day.clone(),
+            calendar: CalendarSettings {
+                working_hours: all_day,
+                meeting_minutes,
+                buffer_minutes,
+            },
+        }
+    }
 }
 
 /// What is known of a visitor (R5). Fields the visitor did not give are absent, never `""`.

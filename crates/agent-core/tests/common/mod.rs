@@ -20,32 +20,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const WAIT: Duration = Duration::from_secs(15);
 
 pub fn always_available() -> AgentSettings {
-    let days = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ];
-    let blocks: Vec<TimeBlock> = days
-        .iter()
-        .map(|d| TimeBlock {
-            day: *d,
-            start: "00:00".into(),
-            end: "24:00".into(),
-        })
-        .collect();
-    AgentSettings {
-        time_zone: "UTC".into(),
-        schedule: blocks.clone(),
-        calendar: CalendarSettings {
-            working_hours: blocks,
-            meeting_minutes: 30,
-            buffer_minutes: 0,
-        },
-    }
+    AgentSettings::around_the_clock(30, 0)
 }
 
 /// Creates `n` always-available agents (`agent{i}@test.example`) in the database at `db`.

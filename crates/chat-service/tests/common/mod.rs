@@ -31,36 +31,9 @@ pub struct TestService {
     pub url: String,
 }
 
-fn all_days(start: &str, end: &str) -> Vec<TimeBlock> {
-    [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .into_iter()
-    .map(|day| TimeBlock {
-        day,
-        start: start.into(),
-        end: end.into(),
-    })
-    .collect()
-}
-
 /// On duty around the clock; calendar every day 00:00-24:00, 30 min meetings, 10 min buffer.
 pub fn always_available() -> AgentSettings {
-    AgentSettings {
-        time_zone: "UTC".into(),
-        schedule: all_days("00:00", "24:00"),
-        calendar: CalendarSettings {
-            working_hours: all_days("00:00", "24:00"),
-            meeting_minutes: 30,
-            buffer_minutes: 10,
-        },
-    }
+    AgentSettings::around_the_clock(30, 10)
 }
 
 /// Never on duty by schedule.
