@@ -199,6 +199,7 @@ export class RawAgent extends FrameSocket {
   }
 
   triage() {
+    if (this.wanted.size === 0) return; // nothing asked for yet: leave offers alone
     for (const o of this.offers()) {
       if (this.handled.has(o.id)) continue;
       const want = [...this.wanted].some((w) => o.first_message === w);
@@ -210,7 +211,6 @@ export class RawAgent extends FrameSocket {
   /** Accepts the chat whose first message is `text` (now or when it is offered). */
   async take(text) {
     this.wanted.add(text);
-    this.handled = new Set([...this.handled].filter((id) => !this.offers().some((o) => o.id === id && o.first_message === text)));
     this.triage();
     const ev = await this.waitFor((f) => f.type === 'event' && f.event?.kind === 'conversation_started'
       && f.event.conversation?.messages?.some((m) => m.content?.text === text), `conversation_started for ${JSON.stringify(text)}`);
@@ -246,8 +246,26 @@ export function childrenOf(pid) {
   return kids;
 }
 
+/** Whether a process runs (a zombie does not count). */
 export function alive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Stops one process by its pid: SIGTERM, then SIGKILL after `grace` ms; waits until it is gone. */
+export async function stopPid(pid, grace = 5000) {
+  if (!pid || !alive(pid)) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  try {
+    await until(() => !alive(pid), `pid ${pid} to exit`, grace, 50);
+  } catch {
+    try { process.kill(pid, 'SIGKILL'); } catch { return; }
+    await until(() => !alive(pid), `pid ${pid} to die`, 5000, 50).catch(() => {});
+  }
 }
 
 // ---- the app over WebDriver ------------------------------------------------------------------
@@ -305,6 +323,7 @@ export class App {
   async req(method, path, body, inSession = true) {
     const url = this.base + (inSession ? `/session/${this.session}` : '') + path;
     const res = await fetch(url, {
+      signal: AbortSignal.timeout(60_000),
       method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -349,13 +368,21 @@ export class App {
 
   async screenshot(name) {
     mkdirSync(SCREENSHOTS, { recursive: true });
+    // Two animation frames: what the DOM holds now is painted.
+    await this.req('POST', '/execute/async', {
+      script: 'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));', args: [],
+    }).catch(() => {});
     const b64 = await this.req('GET', '/screenshot');
     writeFileSync(join(SCREENSHOTS, `${name}.png`), Buffer.from(b64, 'base64'));
   }
 
+  /** Ends the session and stops tauri-driver, WebKitWebDriver and the app (by pid). */
   async quit() {
+    const pid = this.appPid();
     if (this.session) await this.req('DELETE', '').catch(() => {});
     this.session = null;
     await killGroup(this.driver);
+    // The app must be gone before the next one starts (single-instance plugin on the session bus).
+    await stopPid(pid);
   }
 }
