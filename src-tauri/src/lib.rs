@@ -22,6 +22,8 @@ use crate::session::{OnStart, Session};
 pub struct Paths {
     pub prefs: ConfigFile,
     pub data_dir: PathBuf,
+    /// Checks the desktop's notification service at sign-in (R9).
+    pub check_notifications: Option<session::NotificationCheck>,
     /// Create the tray icon (off in tests on the mock runtime, which has no GTK).
     pub tray: bool,
 }
@@ -39,6 +41,7 @@ impl Paths {
             prefs,
             data_dir,
             tray: true,
+            check_notifications: Some(Arc::new(check_notifications)),
         }
     }
 }
@@ -87,6 +90,7 @@ pub fn build<R: Runtime>(
                 paths.data_dir.clone(),
                 notifier.clone(),
                 on_start,
+                paths.check_notifications.clone(),
             ));
             let handle = app.handle().clone();
             let autostart = Arc::new(autostart);
@@ -132,6 +136,19 @@ async fn autologin(session: &Session) {
     match session.login(&url, &email, &password).await {
         Ok(info) => tracing::info!(agent = %info.email, "signed in from the environment"),
         Err(e) => tracing::warn!(error = %e, "automatic sign-in failed"),
+    }
+}
+
+/// Whether the desktop's notification service can raise offers with Accept and Decline.
+fn check_notifications() -> Option<String> {
+    match DesktopNotifier::server_capabilities() {
+        Err(e) => Some(format!(
+            "Desktop notifications are unavailable ({e}): chat requests only show in this window."
+        )),
+        Ok(caps) if !caps.iter().any(|c| c == "actions") => Some(
+            "Desktop notifications cannot show Accept and Decline: answer chat requests in this window.".to_owned(),
+        ),
+        Ok(_) => None,
     }
 }
 

@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 /// returns the forwarding tasks (aborted at logout).
 pub type OnStart = Box<dyn Fn(Arc<AgentCore>) -> Vec<JoinHandle<()>> + Send + Sync>;
 
+/// Checks whether native notifications can raise offers; `Some(reason)` when they cannot.
+pub type NotificationCheck = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
 pub struct Running {
     pub core: Arc<AgentCore>,
     pub api: ApiClient,
@@ -30,6 +33,7 @@ pub struct Session {
     data_dir: PathBuf,
     notifier: Arc<dyn Notifier>,
     on_start: OnStart,
+    check_notifications: Option<NotificationCheck>,
 }
 
 fn keychain<T: Send + 'static>(
@@ -50,6 +54,7 @@ impl Session {
         data_dir: PathBuf,
         notifier: Arc<dyn Notifier>,
         on_start: OnStart,
+        check_notifications: Option<NotificationCheck>,
     ) -> Self {
         Session {
             running: Mutex::new(None),
@@ -58,6 +63,7 @@ impl Session {
             data_dir,
             notifier,
             on_start,
+            check_notifications,
         }
     }
 
@@ -98,7 +104,15 @@ impl Session {
         options.outbox_path = Some(self.outbox_path(&url, &email));
         options.notify_messages = prefs.notify_messages;
         let core = Arc::new(AgentCore::start(options, self.notifier.clone())?);
-        let tasks = (self.on_start)(core.clone());
+        let mut tasks = (self.on_start)(core.clone());
+        if let Some(check) = self.check_notifications.clone() {
+            let core = core.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Ok(problem) = tokio::task::spawn_blocking(move || check()).await {
+                    core.set_notifications_problem(problem);
+                }
+            }));
+        }
         let api = ApiClient::new(url.clone())?.with_token(token);
         let info = SessionInfo {
             service_url: url.to_string(),

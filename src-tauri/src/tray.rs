@@ -97,7 +97,15 @@ pub fn view(state: Option<&ClientState>) -> TrayView {
         ConnectionStatus::SignedOut { .. } => Some("Not receiving chats: signed out".to_owned()),
         ConnectionStatus::Offline => Some("Not receiving chats: offline".to_owned()),
     }
-    .filter(|_| available || !matches!(state.connection, ConnectionStatus::Connected));
+    .filter(|_| available || !matches!(state.connection, ConnectionStatus::Connected))
+    .or_else(|| {
+        // Connected and available, but offers cannot pop up outside the window.
+        state
+            .notifications_problem
+            .as_ref()
+            .filter(|_| available)
+            .map(|_| "Notifications unavailable: answer chats in the window".to_owned())
+    });
     let icon = if !state.offers.is_empty() {
         TrayIconKind::Offer
     } else if not_receiving.is_some() {
@@ -331,6 +339,22 @@ mod tests {
         let v = view(Some(&offered));
         assert_eq!(v.icon, TrayIconKind::Offer);
         assert!(v.tooltip.contains("1 chat request waiting"));
+    }
+
+    #[test]
+    fn blocked_notifications_are_said_plainly() {
+        let mut s = state(ConnectionStatus::Connected, true);
+        s.notifications_problem = Some("no notification server".into());
+        let v = view(Some(&s));
+        assert_eq!(v.icon, TrayIconKind::Offline);
+        assert!(
+            v.not_receiving
+                .is_some_and(|t| t.contains("Notifications unavailable"))
+        );
+        // Unavailable agents are not told: they are not receiving chats by choice.
+        let mut away = state(ConnectionStatus::Connected, false);
+        away.notifications_problem = Some("x".into());
+        assert!(view(Some(&away)).not_receiving.is_none());
     }
 
     #[test]

@@ -58,6 +58,7 @@ fn app(dir: &std::path::Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRun
         prefs: ConfigFile::new(dir.join("config.json")),
         data_dir: dir.join("data"),
         tray: false,
+        check_notifications: None,
     };
     let mut app = build(mock_builder(), Arc::new(NoNotifier), paths, |_, _| {})
         .build(mock_context(noop_assets()))

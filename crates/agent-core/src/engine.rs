@@ -130,6 +130,7 @@ enum Cmd {
     Typing(ConversationId, bool),
     ReconnectNow,
     SetFocused(bool),
+    NotificationsProblem(Option<String>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -340,6 +341,11 @@ impl AgentCore {
         let _ = self.cmd.try_send(Cmd::SetFocused(focused));
     }
 
+    /// Records why native notifications cannot raise offers (`None` when they can).
+    pub fn set_notifications_problem(&self, problem: Option<String>) {
+        let _ = self.cmd.try_send(Cmd::NotificationsProblem(problem));
+    }
+
     /// Closes the connection and stops the engine; the outbox stays on disk.
     pub async fn stop(&self) {
         let (tx, rx) = oneshot::channel();
@@ -507,6 +513,10 @@ impl Engine {
                 }
             }
             Cmd::SetFocused(f) => self.focused = f,
+            Cmd::NotificationsProblem(p) => {
+                self.state.notifications_problem = p;
+                self.publish();
+            }
             Cmd::Typing(..) | Cmd::ReconnectNow | Cmd::Stop(_) => {}
         }
     }
@@ -753,6 +763,10 @@ impl Engine {
                         Cmd::Stop(tx) => return End::Stop(Some(tx)),
                         Cmd::ReconnectNow => return End::Again,
                         Cmd::SetFocused(f) => self.focused = f,
+                        Cmd::NotificationsProblem(p) => {
+                            self.state.notifications_problem = p;
+                            self.publish();
+                        }
                         Cmd::Typing(conversation_id, typing) => {
                             if let Err(e) = send_json(socket, &AgentCommand::Typing { conversation_id, typing }).await {
                                 return lost(e);

@@ -89,6 +89,11 @@ pub struct ClientState {
     pub offers: Vec<OfferState>,
     /// Commands waiting in the outbox.
     pub outbox_len: u32,
+    /// Why native notifications cannot raise offers (no notification server, no action
+    /// buttons), so that the window and tray can say so (R9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub notifications_problem: Option<String>,
     #[serde(skip)]
     pub epoch: String,
     #[serde(skip)]
@@ -104,6 +109,7 @@ impl Default for ClientState {
             chats: Vec::new(),
             offers: Vec::new(),
             outbox_len: 0,
+            notifications_problem: None,
             epoch: String::new(),
             seq: 0,
         }

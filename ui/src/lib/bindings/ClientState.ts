@@ -13,4 +13,9 @@ chats: Array<LiveChat>, offers: Array<OfferState>,
 /**
  * Commands waiting in the outbox.
  */
-outbox_len: number, };
+outbox_len: number, 
+/**
+ * Why native notifications cannot raise offers (no notification server, no action
+ * buttons), so that the window and tray can say so (R9).
+ */
+notifications_problem?: string, };

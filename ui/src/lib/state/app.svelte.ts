@@ -118,7 +118,7 @@ export class AppStore {
     if (!a || a.effective !== 'available') return null;
     switch (c.state) {
       case 'connected':
-        return null;
+        return this.client.notifications_problem ?? null;
       case 'connecting':
         return 'You are available but not connected yet, so no chats can reach you.';
       case 'reconnecting':
