@@ -21,5 +21,6 @@ cargo build -p chat-service --locked
 cargo test --workspace --locked
 echo "== browser tests (headless Chromium)"
 CHAT_SERVICE_BIN="$PWD/target/debug/chat-service" tests/browser/run.sh
+tests/e2e/run.sh  # the real desktop app over WebDriver (tauri-driver) on Xvfb
 
 echo "== all tests passed in $(( $(date +%s) - started )) s"

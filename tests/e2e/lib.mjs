@@ -15,8 +15,10 @@ import WebSocket from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '../..');
-export const APP_BIN = resolve(process.env.AGENT_INBOX_BIN || join(ROOT, 'target/debug/agent-inbox'));
-export const SERVICE_BIN = resolve(process.env.CHAT_SERVICE_BIN || join(ROOT, 'target/debug/chat-service'));
+// run.sh builds into target/e2e (with tauri/custom-protocol, so the app serves the embedded
+// ui/dist and never its devUrl), away from target/debug which other builds keep replacing.
+export const APP_BIN = resolve(process.env.AGENT_INBOX_BIN || join(ROOT, 'target/e2e/debug/agent-inbox'));
+export const SERVICE_BIN = resolve(process.env.CHAT_SERVICE_BIN || join(ROOT, 'target/e2e/debug/chat-service'));
 export const TAURI_DRIVER = process.env.TAURI_DRIVER_BIN || 'tauri-driver';
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 export const SCREENSHOTS = join(here, 'screenshots');
@@ -306,6 +308,14 @@ export class App {
     }, false);
     app.sessionAt = performance.now();
     app.session = res.sessionId;
+    // A debug build without tauri/custom-protocol loads build.devUrl (a Vite server that is
+    // not running here) instead of the embedded UI: say so rather than time out later.
+    const href = await app.exec('return location.href;').catch(() => '');
+    if (/^https?:\/\/(127\.0\.0\.1|localhost)[:/]/.test(href)) {
+      await app.quit();
+      throw new Error(`the app loaded ${href} (tauri.conf.json build.devUrl), not its embedded UI: ` +
+        'build it with `cargo build -p agent-inbox --features tauri/custom-protocol` (tests/e2e/run.sh does)');
+    }
     return app;
   }
 

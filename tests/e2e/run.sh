@@ -37,11 +37,13 @@ if [[ "${E2E_SKIP_BUILD:-0}" != 1 ]]; then
     echo "== e2e: build the UI"
     (cd "$root/ui" && npm ci --no-audit --no-fund && npm run build)
   fi
-  echo "== e2e: cargo build -p agent-inbox -p chat-service"
-  (cd "$root" && cargo build -p agent-inbox -p chat-service)
+  # Own target dir: other builds keep replacing target/debug/agent-inbox, and a plain debug
+  # build (no tauri/custom-protocol) loads tauri.conf.json's devUrl instead of the embedded UI.
+  echo "== e2e: cargo build -p agent-inbox -p chat-service --features tauri/custom-protocol (target/e2e)"
+  (cd "$root" && CARGO_TARGET_DIR="$root/target/e2e" cargo build -p agent-inbox -p chat-service --features tauri/custom-protocol)
 fi
-export AGENT_INBOX_BIN="${AGENT_INBOX_BIN:-$root/target/debug/agent-inbox}"
-export CHAT_SERVICE_BIN="${CHAT_SERVICE_BIN:-$root/target/debug/chat-service}"
+export AGENT_INBOX_BIN="${AGENT_INBOX_BIN:-$root/target/e2e/debug/agent-inbox}"
+export CHAT_SERVICE_BIN="${CHAT_SERVICE_BIN:-$root/target/e2e/debug/chat-service}"
 
 echo "== e2e: app tests (Xvfb, private session bus, WebDriver)"
 "$here/harness.sh" node --test --test-concurrency=1 "$here/app.test.mjs"
