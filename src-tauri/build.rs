@@ -9,6 +9,7 @@ fn main() {
         "accept_offer",
         "decline_offer",
         "send_message",
+        "dismiss_pending",
         "set_typing",
         "end_chat",
         "mark_read",

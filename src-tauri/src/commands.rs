@@ -75,6 +75,14 @@ pub async fn send_message(
         .map_err(body)
 }
 
+/// Removes a message the service refused from the chat.
+#[tauri::command]
+pub async fn dismiss_pending(session: State<'_, Session>, client_id: ClientId) -> Result<()> {
+    let (core, _) = session.current().await.map_err(body)?;
+    core.dismiss_failed(client_id);
+    Ok(())
+}
+
 #[tauri::command]
 pub async fn set_typing(
     session: State<'_, Session>,

@@ -63,6 +63,7 @@ pub fn build<R: Runtime>(
             commands::accept_offer,
             commands::decline_offer,
             commands::send_message,
+            commands::dismiss_pending,
             commands::set_typing,
             commands::end_chat,
             commands::mark_read,

@@ -131,6 +131,7 @@ enum Cmd {
     ReconnectNow,
     SetFocused(bool),
     NotificationsProblem(Option<String>),
+    DismissPending(ClientId),
     Stop(oneshot::Sender<()>),
 }
 
@@ -341,6 +342,11 @@ impl AgentCore {
         let _ = self.cmd.try_send(Cmd::SetFocused(focused));
     }
 
+    /// Removes a message the service refused from its chat (the agent dismissed it).
+    pub fn dismiss_failed(&self, client_id: ClientId) {
+        let _ = self.cmd.try_send(Cmd::DismissPending(client_id));
+    }
+
     /// Records why native notifications cannot raise offers (`None` when they can).
     pub fn set_notifications_problem(&self, problem: Option<String>) {
         let _ = self.cmd.try_send(Cmd::NotificationsProblem(problem));
@@ -517,6 +523,7 @@ impl Engine {
                 self.state.notifications_problem = p;
                 self.publish();
             }
+            Cmd::DismissPending(id) => self.dismiss_failed(&id),
             Cmd::Typing(..) | Cmd::ReconnectNow | Cmd::Stop(_) => {}
         }
     }
@@ -525,6 +532,15 @@ impl Engine {
         if let NotificationAction::Open { conversation_id } = action {
             self.emit(CoreEvent::OpenWindow { conversation_id });
         }
+    }
+
+    /// Drops a refused message from its chat; a message still on its way is kept.
+    fn dismiss_failed(&mut self, client_id: &str) {
+        for chat in &mut self.state.chats {
+            chat.pending
+                .retain(|p| p.client_id != client_id || p.failed.is_none());
+        }
+        self.publish();
     }
 
     /// Puts a command in the outbox (persisted) and shows a pending message for it.
@@ -767,6 +783,7 @@ impl Engine {
                             self.state.notifications_problem = p;
                             self.publish();
                         }
+                        Cmd::DismissPending(id) => self.dismiss_failed(&id),
                         Cmd::Typing(conversation_id, typing) => {
                             if let Err(e) = send_json(socket, &AgentCommand::Typing { conversation_id, typing }).await {
                                 return lost(e);

@@ -649,6 +649,12 @@ export class MockBackend implements Backend {
     return this.answer(client_id);
   }
 
+  dismissPending(clientId: string): Promise<void> {
+    for (const chat of this.chats) chat.pending = chat.pending.filter((p) => p.client_id !== clientId || !p.failed);
+    this.emitState();
+    return this.answer(undefined);
+  }
+
   setTyping(): Promise<void> {
     return this.answer(undefined);
   }

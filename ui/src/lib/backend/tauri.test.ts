@@ -25,6 +25,7 @@ describe('tauri backend: command names, argument names, events, errors', () => {
       [() => b.acceptOffer(7), 'accept_offer', { offerId: 7 }],
       [() => b.declineOffer(7), 'decline_offer', { offerId: 7 }],
       [() => b.sendMessage(3, 'hi'), 'send_message', { conversationId: 3, text: 'hi' }],
+      [() => b.dismissPending('c1'), 'dismiss_pending', { clientId: 'c1' }],
       [() => b.setTyping(3, true), 'set_typing', { conversationId: 3, typing: true }],
       [() => b.endChat(3), 'end_chat', { conversationId: 3 }],
       [() => b.markRead(3, 9), 'mark_read', { conversationId: 3, messageId: 9 }],

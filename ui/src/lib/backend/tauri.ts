@@ -35,6 +35,7 @@ export function tauriBackend(): Backend {
     acceptOffer: (offerId) => call('accept_offer', { offerId }),
     declineOffer: (offerId) => call('decline_offer', { offerId }),
     sendMessage: (conversationId, text) => call('send_message', { conversationId, text }),
+    dismissPending: (clientId) => call('dismiss_pending', { clientId }),
     setTyping: (conversationId, typing) => call('set_typing', { conversationId, typing }),
     endChat: (conversationId) => call('end_chat', { conversationId }),
     markRead: (conversationId, messageId) => call('mark_read', { conversationId, messageId }),

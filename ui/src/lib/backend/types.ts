@@ -39,6 +39,8 @@ export interface Backend {
   declineOffer(offerId: OfferId): Promise<void>;
   /** Resolves with the client id of the message (its pending copy carries the same id). */
   sendMessage(conversationId: ConversationId, text: string): Promise<string>;
+  /** Removes a message the service refused (pending.failed) from its chat. */
+  dismissPending(clientId: string): Promise<void>;
   setTyping(conversationId: ConversationId, typing: boolean): Promise<void>;
   endChat(conversationId: ConversationId): Promise<void>;
   markRead(conversationId: ConversationId, messageId: MessageId): Promise<void>;
