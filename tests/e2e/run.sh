@@ -37,8 +37,9 @@ if [[ "${E2E_SKIP_BUILD:-0}" != 1 ]]; then
     echo "== e2e: build the UI"
     (cd "$root/ui" && npm ci --no-audit --no-fund && npm run build)
   fi
-  # Own target dir: other builds keep replacing target/debug/agent-inbox, and a plain debug
-  # build (no tauri/custom-protocol) loads tauri.conf.json's devUrl instead of the embedded UI.
+  # Own target dir, so that other builds replacing target/debug/agent-inbox mid-run cannot
+  # disturb the tests; tauri/custom-protocol (the shell's default since 318ddef) makes the app
+  # serve the embedded ui/dist rather than tauri.conf.json's devUrl.
   echo "== e2e: cargo build -p agent-inbox -p chat-service --features tauri/custom-protocol (target/e2e)"
   (cd "$root" && CARGO_TARGET_DIR="$root/target/e2e" cargo build -p agent-inbox -p chat-service --features tauri/custom-protocol)
 fi
