@@ -22,7 +22,7 @@ export const SERVICE_BIN = resolve(process.env.CHAT_SERVICE_BIN || join(ROOT, 't
 export const TAURI_DRIVER = process.env.TAURI_DRIVER_BIN || 'tauri-driver';
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 export const SCREENSHOTS = join(here, 'screenshots');
-export const STEP_MS = 20_000; // longest wait for any single step
+export const STEP_MS = 45_000; // longest wait for any single step (generous: a loaded 2-core machine)
 export const WORK = process.env.E2E_WORK || mkdtempSync(join(tmpdir(), 'e2e-'));
 const run = promisify(execFile);
 

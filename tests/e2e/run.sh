@@ -37,14 +37,14 @@ if [[ "${E2E_SKIP_BUILD:-0}" != 1 ]]; then
     echo "== e2e: build the UI"
     (cd "$root/ui" && npm ci --no-audit --no-fund && npm run build)
   fi
-  # Own target dir, so that other builds replacing target/debug/agent-inbox mid-run cannot
-  # disturb the tests; tauri/custom-protocol (the shell's default since 318ddef) makes the app
-  # serve the embedded ui/dist rather than tauri.conf.json's devUrl.
-  echo "== e2e: cargo build -p agent-inbox -p chat-service --features tauri/custom-protocol (target/e2e)"
-  (cd "$root" && CARGO_TARGET_DIR="$root/target/e2e" cargo build -p agent-inbox -p chat-service --features tauri/custom-protocol)
+  # The workspace's target dir by default (CI builds once); E2E_TARGET_DIR=target/e2e isolates
+  # the run from other builds replacing target/debug/agent-inbox meanwhile. The shell's default
+  # custom-protocol feature makes the app serve the embedded ui/dist.
+  echo "== e2e: cargo build -p agent-inbox -p chat-service"
+  (cd "$root" && CARGO_TARGET_DIR="${E2E_TARGET_DIR:-$root/target}" cargo build -p agent-inbox -p chat-service)
 fi
-export AGENT_INBOX_BIN="${AGENT_INBOX_BIN:-$root/target/e2e/debug/agent-inbox}"
-export CHAT_SERVICE_BIN="${CHAT_SERVICE_BIN:-$root/target/e2e/debug/chat-service}"
+export AGENT_INBOX_BIN="${AGENT_INBOX_BIN:-${E2E_TARGET_DIR:-$root/target}/debug/agent-inbox}"
+export CHAT_SERVICE_BIN="${CHAT_SERVICE_BIN:-${E2E_TARGET_DIR:-$root/target}/debug/chat-service}"
 
 echo "== e2e: app tests (Xvfb, private session bus, WebDriver)"
 "$here/harness.sh" node --test --test-concurrency=1 "$here/app.test.mjs"
