@@ -105,6 +105,7 @@ pub fn build<R: Runtime>(
                 // keep it open instead.
                 tracing::warn!(error = %e, "no system tray");
             }
+            follow_presence(app.handle().clone());
             // Sign in at start: the keychain session, or the demo agent from the environment.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
@@ -138,6 +139,34 @@ async fn autologin(session: &Session) {
         Ok(info) => tracing::info!(agent = %info.email, "signed in from the environment"),
         Err(e) => tracing::warn!(error = %e, "automatic sign-in failed"),
     }
+}
+
+/// R9: screen lock and suspend reach the engine; the agent's preference decides whether
+/// they change availability (a resume always reconnects at once).
+fn follow_presence<R: Runtime>(app: AppHandle<R>) {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        if let Err(e) = agent_core::presence::watch(tx) {
+            tracing::warn!(error = %e, "presence is not followed");
+            return;
+        }
+        tauri::async_runtime::spawn(async move {
+            while let Some(signal) = rx.recv().await {
+                let session = app.state::<Session>();
+                let follow = session
+                    .preferences()
+                    .map(|p| p.presence_follows_lock)
+                    .unwrap_or(false);
+                if let Some(core) = session.core().await {
+                    tracing::info!(?signal, follow, "presence");
+                    core.presence(signal, follow);
+                }
+            }
+        });
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    let _ = app;
 }
 
 /// Whether the desktop's notification service can raise offers with Accept and Decline.

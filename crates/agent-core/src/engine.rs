@@ -132,6 +132,7 @@ enum Cmd {
     SetFocused(bool),
     NotificationsProblem(Option<String>),
     DismissPending(ClientId),
+    Presence { away: Option<bool>, resumed: bool },
     Stop(oneshot::Sender<()>),
 }
 
@@ -182,6 +183,7 @@ impl AgentCore {
             notified: HashSet::new(),
             last_alert: HashMap::new(),
             focused: false,
+            away_restore: None,
         };
         let task = tokio::spawn(engine.run());
         Ok(AgentCore {
@@ -342,6 +344,21 @@ impl AgentCore {
         let _ = self.cmd.try_send(Cmd::SetFocused(focused));
     }
 
+    /// R9 presence: the screen was locked or unlocked, or the machine slept or resumed. With
+    /// `follow` (the agent's preference), lock and sleep make the agent unavailable and
+    /// unlock and resume restore what the agent and the schedule chose; a resume reconnects
+    /// at once either way.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    pub fn presence(&self, signal: crate::presence::PresenceSignal, follow: bool) {
+        use crate::presence::PresenceSignal;
+        let (away, resumed) = match signal {
+            PresenceSignal::ScreenLocked(locked) => (Some(locked), false),
+            PresenceSignal::Sleeping(sleeping) => (Some(sleeping), !sleeping),
+        };
+        let away = if follow { away } else { None };
+        let _ = self.cmd.try_send(Cmd::Presence { away, resumed });
+    }
+
     /// Removes a message the service refused from its chat (the agent dismissed it).
     pub fn dismiss_failed(&self, client_id: ClientId) {
         let _ = self.cmd.try_send(Cmd::DismissPending(client_id));
@@ -403,6 +420,9 @@ struct Engine {
     notified: HashSet<OfferId>,
     last_alert: HashMap<OfferId, Instant>,
     focused: bool,
+    /// Set while presence made the agent unavailable: the toggle to restore afterwards
+    /// (`None` = back to the schedule).
+    away_restore: Option<Option<AvailabilityStatus>>,
 }
 
 impl Engine {
@@ -484,6 +504,10 @@ impl Engine {
                     None => return Some(None),
                     Some(Cmd::Stop(tx)) => return Some(Some(tx)),
                     Some(Cmd::ReconnectNow) => return None,
+                    Some(Cmd::Presence { away, resumed: true }) => {
+                        self.presence_away(away);
+                        return None;
+                    }
                     Some(cmd) => self.handle_offline(cmd),
                 },
                 action = self.actions_rx.recv() => {
@@ -524,6 +548,7 @@ impl Engine {
                 self.publish();
             }
             Cmd::DismissPending(id) => self.dismiss_failed(&id),
+            Cmd::Presence { away, .. } => self.presence_away(away),
             Cmd::Typing(..) | Cmd::ReconnectNow | Cmd::Stop(_) => {}
         }
     }
@@ -531,6 +556,45 @@ impl Engine {
     fn handle_offline_action(&mut self, action: NotificationAction) {
         if let NotificationAction::Open { conversation_id } = action {
             self.emit(CoreEvent::OpenWindow { conversation_id });
+        }
+    }
+
+    /// The availability command presence asks for, if any, remembering what to restore.
+    fn presence_command(&mut self, away: Option<bool>) -> Option<AgentCommand> {
+        match (away, self.away_restore) {
+            (Some(true), None) => {
+                let current = self.state.availability.as_ref();
+                // Restore the manual toggle only if one was in force; otherwise the schedule.
+                let restore = current.and_then(|a| a.override_status);
+                if current.is_some_and(|a| a.effective == AvailabilityStatus::Unavailable)
+                    && restore.is_none()
+                {
+                    // Already unavailable by schedule: nothing to do or undo.
+                    return None;
+                }
+                self.away_restore = Some(restore);
+                Some(AgentCommand::SetAvailability {
+                    id: new_id(),
+                    status: Some(AvailabilityStatus::Unavailable),
+                })
+            }
+            (Some(false), Some(restore)) => {
+                self.away_restore = None;
+                Some(AgentCommand::SetAvailability {
+                    id: new_id(),
+                    status: restore,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Offline: queue the presence change in the outbox (delivered after reconnect).
+    fn presence_away(&mut self, away: Option<bool>) {
+        if let Some(command) = self.presence_command(away)
+            && let Err(e) = self.queue(command)
+        {
+            tracing::warn!(error = %e, "presence: cannot queue the availability change");
         }
     }
 
@@ -784,6 +848,22 @@ impl Engine {
                             self.publish();
                         }
                         Cmd::DismissPending(id) => self.dismiss_failed(&id),
+                        Cmd::Presence { away, resumed } => {
+                            if let Some(command) = self.presence_command(away) {
+                                match self.queue(command) {
+                                    Ok(entry) => {
+                                        if let Err(e) = send_json(socket, &entry.command).await {
+                                            return lost(e);
+                                        }
+                                    }
+                                    Err(e) => tracing::warn!(error = %e, "presence: cannot queue the availability change"),
+                                }
+                            }
+                            if resumed {
+                                // The connection may look alive but be dead after a sleep.
+                                return End::Again;
+                            }
+                        }
                         Cmd::Typing(conversation_id, typing) => {
                             if let Err(e) = send_json(socket, &AgentCommand::Typing { conversation_id, typing }).await {
                                 return lost(e);

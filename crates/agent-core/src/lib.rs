@@ -14,6 +14,8 @@ pub mod error;
 mod fsutil;
 pub mod notifier;
 pub mod outbox;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod presence;
 pub mod state;
 
 pub use api_client::{ApiClient, ServiceUrl};

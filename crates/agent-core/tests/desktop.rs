@@ -542,3 +542,119 @@ fn an_offer_from_the_service_is_accepted_on_its_notification_and_expiry_closes_i
         },
     );
 }
+
+/// R9 presence: a locked screen (the session bus's `ScreenSaver.ActiveChanged`) makes the agent
+/// unavailable on the service; unlocking restores what the schedule said.
+#[test]
+fn a_locked_screen_makes_the_agent_unavailable_and_unlocking_restores_it() {
+    dbus::run(
+        "a_locked_screen_makes_the_agent_unavailable_and_unlocking_restores_it",
+        async {
+            use agent_core::presence::{self, PresenceSignal};
+            use agent_core::{AgentCore, ApiClient, ConnectionStatus, CoreOptions, ServiceUrl};
+            use protocol::{AvailabilitySource, AvailabilityStatus};
+            use std::sync::Arc;
+
+            let dir = tempfile::tempdir().expect("tmp");
+            let config = chat_service::Config::for_db(dir.path().join("chat.db"));
+            common::create_agents(&config.db, 1).await;
+            let service = chat_service::RunningService::start(config)
+                .await
+                .expect("service");
+            let url = ServiceUrl::parse(&service.url()).expect("url");
+            let api = ApiClient::new(url.clone()).expect("client");
+            let (api, login) = api
+                .login(&common::email(0), common::PASSWORD)
+                .await
+                .expect("login");
+            let core = Arc::new(
+                AgentCore::start(
+                    CoreOptions::new(url, login.token),
+                    Arc::new(agent_core::notifier::NoNotifier),
+                )
+                .expect("core"),
+            );
+            core.wait_for(WAIT, |s| {
+                s.connection == ConnectionStatus::Connected
+                    && s.availability
+                        .as_ref()
+                        .is_some_and(|a| a.effective == AvailabilityStatus::Available)
+            })
+            .await
+            .expect("connected and available by schedule");
+
+            // What the shell does: follow the OS when the agent asked for it.
+            let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+            presence::watch(tx).expect("presence thread");
+            let forward = core.clone();
+            let forwarder = tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while let Some(signal) = rx.recv().await {
+                    forward.presence(signal, true);
+                    seen.push(signal);
+                }
+                seen
+            });
+
+            let screensaver = zbus::Connection::session().await.expect("session bus");
+            let lock = |locked: bool| {
+                let screensaver = screensaver.clone();
+                async move {
+                    screensaver
+                        .emit_signal(
+                            None::<&str>,
+                            "/org/freedesktop/ScreenSaver",
+                            "org.freedesktop.ScreenSaver",
+                            "ActiveChanged",
+                            &(locked,),
+                        )
+                        .await
+                        .expect("emit ActiveChanged");
+                }
+            };
+            // The watcher subscribes on its own thread: repeat the signal until it is heard
+            // (a lock is idempotent), bounded by the wait.
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                lock(true).await;
+                let away = core
+                    .wait_for(Duration::from_millis(200), |s| {
+                        s.availability
+                            .as_ref()
+                            .is_some_and(|a| a.effective == AvailabilityStatus::Unavailable)
+                    })
+                    .await;
+                if away.is_ok() {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the lock was never followed"
+                );
+            }
+            let me = api.me().await.expect("me");
+            assert_eq!(
+                me.availability.effective,
+                AvailabilityStatus::Unavailable,
+                "the service knows"
+            );
+
+            lock(false).await;
+            let state = core
+                .wait_for(WAIT, |s| {
+                    s.availability.as_ref().is_some_and(|a| {
+                        a.effective == AvailabilityStatus::Available
+                            && a.source == AvailabilitySource::Schedule
+                    })
+                })
+                .await
+                .expect("unlocking restores the schedule");
+            assert_eq!(state.outbox_len, 0);
+            core.stop().await;
+            drop(screensaver);
+            forwarder.abort();
+            let _ = PresenceSignal::Sleeping(false);
+            service.stop().await.expect("stop");
+        },
+    );
+}
