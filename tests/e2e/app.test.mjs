@@ -58,11 +58,18 @@ async function launchSignedIn(service, who = GRACE, label = 'app') {
     label,
     env: { AGENT_INBOX_URL: service.url, AGENT_INBOX_EMAIL: who.email, AGENT_INBOX_PASSWORD: who.password },
   });
-  await app.waitFor(S.inbox, 'the inbox');
-  app.inboxAt = performance.now();
-  await app.waitScript(`const s = document.querySelector(${JSON.stringify(S.availability)});
-    const c = [...document.querySelectorAll('[role=status]')].some((e) => e.textContent.trim() === 'Connected');
-    return !!s && c;`, 'connected, with the availability switch');
+  try {
+    await app.waitFor(S.inbox, 'the inbox');
+    app.inboxAt = performance.now();
+    await app.waitScript(`const s = document.querySelector(${JSON.stringify(S.availability)});
+      const c = [...document.querySelectorAll('[role=status]')].some((e) => e.textContent.trim() === 'Connected');
+      return !!s && c;`, 'connected, with the availability switch');
+  } catch (err) {
+    // Nobody else holds the app yet: stop it here, or its processes keep the run alive.
+    await app.screenshot(`failure-launch-${label}`).catch(() => {});
+    await app.quit().catch(() => {});
+    throw err;
+  }
   return app;
 }
 

@@ -47,4 +47,5 @@ export AGENT_INBOX_BIN="${AGENT_INBOX_BIN:-${E2E_TARGET_DIR:-$root/target}/debug
 export CHAT_SERVICE_BIN="${CHAT_SERVICE_BIN:-${E2E_TARGET_DIR:-$root/target}/debug/chat-service}"
 
 echo "== e2e: app tests (Xvfb, private session bus, WebDriver)"
-"$here/harness.sh" node --test --test-concurrency=1 "$here/app.test.mjs"
+# Bounded: a hung run fails instead of holding CI until its limit.
+timeout --kill-after=30 1200 "$here/harness.sh" node --test --test-concurrency=1 "$here/app.test.mjs"
