@@ -47,12 +47,19 @@ const CLOSE_SIGNED_OUT: u16 = 4001;
 /// error and the connection stays open.
 pub const TRANSPORT_MAX: usize = 1024 * 1024;
 
+/// Read and write buffer per socket. Chat frames are small, and the default 128 KiB read
+/// buffer is zero-filled before every read, so it stays resident: 4 KiB (growing for larger
+/// frames) took idle sockets from ~7,400 to ~57,000 per GiB of service RSS (BENCHMARKS.md, P4).
+pub const SOCKET_BUFFER: usize = 4096;
+
 pub async fn upgrade(
     State(state): State<AppState>,
     auth: AgentAuth,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.max_message_size(TRANSPORT_MAX)
+    ws.read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .max_message_size(TRANSPORT_MAX)
         .max_frame_size(TRANSPORT_MAX)
         .on_upgrade(move |socket| async move {
             let agent = auth.agent_id;

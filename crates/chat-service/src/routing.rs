@@ -166,6 +166,8 @@ struct Router {
     rounds: HashMap<ConversationId, Round>,
     online: HashMap<AgentId, OnlineAgent>,
     told: HashMap<ConversationId, (u32, bool)>,
+    /// The visitor of each queued chat, so that position updates need no database read.
+    visitors: HashMap<ConversationId, VisitorId>,
     next_inactivity_check: Instant,
 }
 
@@ -177,12 +179,9 @@ pub async fn start(
     config: &Config,
 ) -> Result<(RouterHandle, tokio::task::JoinHandle<()>)> {
     store.withdraw_all_open_offers(Utc::now()).await?;
-    let queue = store
-        .waiting_conversations()
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let waiting = store.waiting_conversations().await?;
+    let queue = waiting.iter().map(|c| c.id).collect();
+    let visitors = waiting.iter().map(|c| (c.id, c.visitor_id)).collect();
     let (tx, rx) = mpsc::channel(4096);
     let router = Router {
         store,
@@ -196,6 +195,7 @@ pub async fn start(
         rounds: HashMap::new(),
         online: HashMap::new(),
         told: HashMap::new(),
+        visitors,
         next_inactivity_check: Instant::now(),
     };
     let task = tokio::spawn(router.run(rx));
@@ -246,6 +246,8 @@ impl Router {
         match msg {
             Msg::ChatRequested(id) => {
                 if !self.queue.contains(&id) {
+                    let row = self.store.conversation(id).await?;
+                    self.visitors.insert(id, row.visitor_id);
                     self.queue.push(id);
                 }
                 self.dispatch().await
@@ -377,6 +379,7 @@ impl Router {
         self.queue.retain(|c| *c != id);
         self.rounds.remove(&id);
         self.told.remove(&id);
+        self.visitors.remove(&id);
     }
 
     fn any_available(&self) -> bool {
@@ -636,19 +639,22 @@ impl Router {
         }
         for (id, position) in updates {
             self.told.insert(id, (position, available));
-            match self.store.conversation(id).await {
-                Ok(row) => self.hub.send_visitor(
-                    row.visitor_id,
-                    &VisitorServerFrame::Queued {
-                        conversation_id: id,
-                        position,
-                        agents_available: available,
-                    },
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, conversation = %id, "cannot tell queue position")
-                }
-            }
+            let visitor = match self.visitors.get(&id) {
+                Some(v) => *v,
+                None => match self.store.conversation(id).await {
+                    Ok(row) => row.visitor_id,
+                    Err(e) => {
+                        tracing::warn!(error = %e, conversation = %id, "cannot tell queue position");
+                        continue;
+                    }
+                },
+            };
+            let frame = VisitorServerFrame::Queued {
+                conversation_id: id,
+                position,
+                agents_available: available,
+            };
+            self.hub.send_visitor(visitor, &frame);
         }
     }
 }

@@ -13,7 +13,7 @@ use protocol::visitor_ws::{VisitorCommand, VisitorServerFrame};
 use protocol::*;
 use tokio::time::Instant;
 
-use crate::agent_socket::TRANSPORT_MAX;
+use crate::agent_socket::{SOCKET_BUFFER, TRANSPORT_MAX};
 use crate::auth;
 use crate::chat;
 use crate::error::{Error, Result};
@@ -40,7 +40,9 @@ pub async fn upgrade(
     if let Err(e) = auth::check_origin(&state, &headers) {
         return e.into_response();
     }
-    ws.max_message_size(TRANSPORT_MAX)
+    ws.read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .max_message_size(TRANSPORT_MAX)
         .max_frame_size(TRANSPORT_MAX)
         .on_upgrade(move |socket| async move {
             if let Err(e) = run(state, socket).await {
