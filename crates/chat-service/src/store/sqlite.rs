@@ -316,7 +316,7 @@ impl SqliteStore {
     async fn message_by_id(&self, id: i64) -> Result<Message> {
         let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = ?1"))
             .bind(id)
-            .fetch_one(&self.writer)
+            .fetch_one(&self.reader)
             .await?;
         message_from_row(&row)
     }
@@ -350,7 +350,7 @@ impl Store for SqliteStore {
     async fn agent(&self, id: AgentId) -> Result<AgentRecord> {
         let row = sqlx::query("SELECT * FROM agents WHERE id = ?1")
             .bind(id.0)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?
             .ok_or_else(|| Error::not_found("agent"))?;
         agent_from_row(&row)
@@ -366,14 +366,14 @@ impl Store for SqliteStore {
 
     async fn agents(&self) -> Result<Vec<AgentRecord>> {
         let rows = sqlx::query("SELECT * FROM agents ORDER BY name, id")
-            .fetch_all(&self.writer)
+            .fetch_all(&self.reader)
             .await?;
         rows.iter().map(agent_from_row).collect()
     }
 
     async fn agent_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM agents")
-            .fetch_one(&self.writer)
+            .fetch_one(&self.reader)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -483,7 +483,7 @@ impl Store for SqliteStore {
              crm_status AS v_crm_status FROM visitors WHERE id = ?1",
         )
         .bind(id.0)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?
         .ok_or_else(|| Error::not_found("visitor"))?;
         visitor_from_prefixed(&row, id.0, "v_")
@@ -511,7 +511,7 @@ impl Store for SqliteStore {
             "SELECT id, visitor_id, agent_id, status, created_at FROM conversations WHERE id = ?1",
         )
         .bind(id.0)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?
         .ok_or_else(|| Error::not_found("conversation"))?;
         conversation_from_row(&row)
@@ -525,7 +525,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(&format!("{SUMMARY_SELECT} WHERE c.id = ?2"))
             .bind(viewer.map(|a| a.0).unwrap_or(0))
             .bind(id.0)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?
             .ok_or_else(|| Error::not_found("conversation"))?;
         summary_from_row(&row)
@@ -598,7 +598,7 @@ impl Store for SqliteStore {
              WHERE visitor_id = ?1 AND status IN ('waiting', 'live') ORDER BY id DESC LIMIT 1",
         )
         .bind(visitor_id.0)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(conversation_from_row).transpose()
     }
@@ -607,14 +607,14 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT id, visitor_id, agent_id, status, created_at FROM conversations WHERE status = 'waiting' ORDER BY id",
         )
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter().map(conversation_from_row).collect()
     }
 
     async fn live_counts(&self) -> Result<HashMap<AgentId, u32>> {
         let rows = sqlx::query("SELECT agent_id, count(*) AS n FROM conversations WHERE status = 'live' GROUP BY agent_id")
-            .fetch_all(&self.writer)
+            .fetch_all(&self.reader)
             .await?;
         let mut out = HashMap::new();
         for row in rows {
@@ -630,7 +630,7 @@ impl Store for SqliteStore {
             "SELECT id FROM conversations WHERE status = 'live' AND agent_id = ?1 ORDER BY last_activity_at DESC",
         )
         .bind(agent_id.0)
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
         Ok(ids.into_iter().map(ConversationId).collect())
     }
@@ -913,7 +913,7 @@ impl Store for SqliteStore {
             "SELECT content_json FROM messages WHERE conversation_id = ?1 AND author_role = 'visitor' ORDER BY id LIMIT 1",
         )
         .bind(id.0)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?;
         Ok(json.and_then(|j| match serde_json::from_str(&j) {
             Ok(MessageContent::Text { text }) => Some(text),
@@ -1085,7 +1085,7 @@ impl Store for SqliteStore {
             "SELECT conversation_id, agent_id, created_at, expires_at FROM offers WHERE id = ?1",
         )
         .bind(offer_id.0)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await?;
         let (c, a, created, expires) = row.ok_or_else(|| Error::not_found("offer"))?;
         Ok(OfferRow {
@@ -1107,7 +1107,7 @@ impl Store for SqliteStore {
         )
         .bind(conversation_id.0)
         .bind(i64::from(round))
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
         Ok(ids.into_iter().map(AgentId).collect())
     }
@@ -1195,7 +1195,7 @@ impl Store for SqliteStore {
         )
         .bind(conversation_id.0)
         .bind(calendar_agent_id.0)
-        .fetch_one(&self.writer)
+        .fetch_one(&self.reader)
         .await?;
         Ok(n > 0)
     }
@@ -1212,7 +1212,7 @@ impl Store for SqliteStore {
         .bind(calendar_agent_id.0)
         .bind(ms(from))
         .bind(ms(to))
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
         Ok(rows
             .into_iter()
