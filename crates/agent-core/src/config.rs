@@ -8,9 +8,7 @@
 //! Saving is atomic (temporary file in the same folder, flushed, renamed), and a save never
 //! destroys an unreadable file: it is first kept beside it as `config.json.corrupt-<time>`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -146,7 +144,7 @@ impl ConfigFile {
         })?;
         json.push(b'\n');
         self.keep_if_corrupt()?;
-        write_atomically(&self.path, &json)
+        crate::fsutil::write_atomically(&self.path, &json)
     }
 
     fn corrupt_error(&self, e: serde_json::Error) -> Error {
@@ -195,42 +193,6 @@ impl ConfigFile {
 
 fn parse(bytes: &[u8]) -> std::result::Result<Preferences, serde_json::Error> {
     serde_json::from_slice(bytes)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder: written, flushed to
-/// disk, renamed over the target, and the folder flushed.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("creating the folder {}", dir.display()), e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| FILE_NAME.into());
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e: std::io::Error| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("writing the settings file {}", path.display()), e)
-    })
 }
 
 #[cfg(test)]

@@ -531,7 +531,24 @@ impl Engine {
         }
     }
 
+    /// Applies a command that does not need the connection; returns the others.
+    fn apply_local(&mut self, cmd: Cmd) -> Option<Cmd> {
+        match cmd {
+            Cmd::SetFocused(f) => self.focused = f,
+            Cmd::NotificationsProblem(p) => {
+                self.state.notifications_problem = p;
+                self.publish();
+            }
+            Cmd::DismissPending(id) => self.dismiss_failed(&id),
+            other => return Some(other),
+        }
+        None
+    }
+
     fn handle_offline(&mut self, cmd: Cmd) {
+        let Some(cmd) = self.apply_local(cmd) else {
+            return;
+        };
         match cmd {
             Cmd::Enqueue(command, reply) => {
                 let result = self.queue(command);
@@ -542,14 +559,13 @@ impl Engine {
                     let _ = tx.send(Err(Error::Offline));
                 }
             }
-            Cmd::SetFocused(f) => self.focused = f,
-            Cmd::NotificationsProblem(p) => {
-                self.state.notifications_problem = p;
-                self.publish();
-            }
-            Cmd::DismissPending(id) => self.dismiss_failed(&id),
             Cmd::Presence { away, .. } => self.presence_away(away),
-            Cmd::Typing(..) | Cmd::ReconnectNow | Cmd::Stop(_) => {}
+            Cmd::SetFocused(_)
+            | Cmd::NotificationsProblem(_)
+            | Cmd::DismissPending(_)
+            | Cmd::Typing(..)
+            | Cmd::ReconnectNow
+            | Cmd::Stop(_) => {}
         }
     }
 
@@ -839,15 +855,12 @@ impl Engine {
                 }
                 cmd = self.cmd_rx.recv() => {
                     let Some(cmd) = cmd else { return End::Stop(None) };
+                    let Some(cmd) = self.apply_local(cmd) else { continue };
                     match cmd {
                         Cmd::Stop(tx) => return End::Stop(Some(tx)),
                         Cmd::ReconnectNow => return End::Again,
-                        Cmd::SetFocused(f) => self.focused = f,
-                        Cmd::NotificationsProblem(p) => {
-                            self.state.notifications_problem = p;
-                            self.publish();
-                        }
-                        Cmd::DismissPending(id) => self.dismiss_failed(&id),
+                        // Applied by apply_local above.
+                        Cmd::SetFocused(_) | Cmd::NotificationsProblem(_) | Cmd::DismissPending(_) => {}
                         Cmd::Presence { away, resumed } => {
                             if let Some(command) = self.presence_command(away) {
                                 match self.queue(command) {

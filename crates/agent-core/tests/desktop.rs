@@ -550,7 +550,7 @@ fn a_locked_screen_makes_the_agent_unavailable_and_unlocking_restores_it() {
     dbus::run(
         "a_locked_screen_makes_the_agent_unavailable_and_unlocking_restores_it",
         async {
-            use agent_core::presence::{self, PresenceSignal};
+            use agent_core::presence;
             use agent_core::{AgentCore, ApiClient, ConnectionStatus, CoreOptions, ServiceUrl};
             use protocol::{AvailabilitySource, AvailabilityStatus};
             use std::sync::Arc;
@@ -653,7 +653,6 @@ fn a_locked_screen_makes_the_agent_unavailable_and_unlocking_restores_it() {
             core.stop().await;
             drop(screensaver);
             forwarder.abort();
-            let _ = PresenceSignal::Sleeping(false);
             service.stop().await.expect("stop");
         },
     );

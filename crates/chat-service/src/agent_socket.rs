@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use chrono::Utc;
 use protocol::agent_ws::{AgentCommand, AgentEvent, AgentServerFrame, ReadySnapshot};
@@ -17,7 +17,7 @@ use crate::auth::AgentAuth;
 use crate::availability;
 use crate::chat;
 use crate::error::{Error, Result};
-use crate::frames::{self, check_client_id, check_text};
+use crate::frames::{self, check_client_id, check_text, close, shared, text, ws_err};
 use crate::hub::{AgentStart, Frame, to_frame};
 use crate::state::AppState;
 use crate::store::AuthorRef;
@@ -67,23 +67,6 @@ pub async fn upgrade(
                 tracing::debug!(agent = %agent, error = %e, "agent socket ended with an error");
             }
         })
-}
-
-fn text(frame: &AgentServerFrame) -> WsMessage {
-    WsMessage::Text(Utf8Bytes::from(to_frame(frame).as_ref()))
-}
-
-fn shared(frame: &Frame) -> WsMessage {
-    WsMessage::Text(Utf8Bytes::from(frame.as_ref()))
-}
-
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let _ = socket
-        .send(WsMessage::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from(reason),
-        })))
-        .await;
 }
 
 fn error_frame(id: Option<String>, error: ErrorBody) -> AgentServerFrame {
@@ -173,10 +156,6 @@ async fn run(
         state.router.agent_offline(agent).await;
     }
     result
-}
-
-fn ws_err(e: axum::Error) -> Error {
-    Error::Internal(format!("websocket: {e}"))
 }
 
 async fn snapshot(state: &AppState, agent: AgentId, seq: u64) -> Result<ReadySnapshot> {

@@ -1,8 +1,36 @@
 //! Decoding client frames with errors that say what is wrong: malformed JSON, a missing or
 //! unknown `type`, an invalid field, or a frame over the size limit.
 
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use protocol::{ErrorBody, ErrorCode, MAX_FRAME_BYTES};
 use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::hub::{Frame, to_frame};
+
+/// A server frame as a WebSocket text message.
+pub fn text<T: serde::Serialize>(frame: &T) -> WsMessage {
+    WsMessage::Text(Utf8Bytes::from(to_frame(frame).as_ref()))
+}
+
+/// An already serialised frame as a WebSocket text message.
+pub fn shared(frame: &Frame) -> WsMessage {
+    WsMessage::Text(Utf8Bytes::from(frame.as_ref()))
+}
+
+/// Sends a close frame; a socket that is already gone is fine.
+pub async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let _ = socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        })))
+        .await;
+}
+
+pub fn ws_err(e: axum::Error) -> Error {
+    Error::Internal(format!("websocket: {e}"))
+}
 
 /// A frame that could not be decoded, with the command id when one could be read.
 pub struct BadFrame {

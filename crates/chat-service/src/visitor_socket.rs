@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -17,8 +17,8 @@ use crate::agent_socket::{SOCKET_BUFFER, TRANSPORT_MAX};
 use crate::auth;
 use crate::chat;
 use crate::error::{Error, Result};
-use crate::frames::{self, check_client_id, check_text};
-use crate::hub::{Frame, to_frame};
+use crate::frames::{self, check_client_id, check_text, close, shared, text, ws_err};
+use crate::hub::Frame;
 use crate::state::AppState;
 use crate::store::{AuthorRef, TokenOwner};
 
@@ -51,25 +51,8 @@ pub async fn upgrade(
         })
 }
 
-fn text(frame: &VisitorServerFrame) -> WsMessage {
-    WsMessage::Text(Utf8Bytes::from(to_frame(frame).as_ref()))
-}
-
 fn error_frame(id: Option<String>, error: ErrorBody) -> VisitorServerFrame {
     VisitorServerFrame::Error { id, error }
-}
-
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let _ = socket
-        .send(WsMessage::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from(reason),
-        })))
-        .await;
-}
-
-fn ws_err(e: axum::Error) -> Error {
-    Error::Internal(format!("websocket: {e}"))
 }
 
 /// A token bucket: `capacity` messages, refilled over ten seconds.
@@ -211,7 +194,7 @@ async fn serve(
                 return Ok(());
             }
             frame = rx.recv() => match frame {
-                Some(frame) => socket.send(WsMessage::Text(Utf8Bytes::from(frame.as_ref()))).await.map_err(ws_err)?,
+                Some(frame) => socket.send(shared(&frame)).await.map_err(ws_err)?,
                 None => {
                     close(socket, 4000, "too far behind; reconnect").await;
                     return Ok(());
@@ -232,7 +215,7 @@ async fn serve(
                         if let Some(reply) = handle_text(state, visitor, &mut limit, t.as_str()).await {
                             // Frames the command caused go out before its answer.
                             while let Ok(frame) = rx.try_recv() {
-                                socket.send(WsMessage::Text(Utf8Bytes::from(frame.as_ref()))).await.map_err(ws_err)?;
+                                socket.send(shared(&frame)).await.map_err(ws_err)?;
                             }
                             socket.send(text(&reply)).await.map_err(ws_err)?;
                         }

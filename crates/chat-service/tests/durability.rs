@@ -51,7 +51,7 @@ async fn a_dropped_agent_socket_resumes_and_gets_every_missed_event_exactly_once
     let mut svc = TestService::start(1).await;
     let (api, mut agent) = svc.agent(0).await;
     let token = api.token().expect("token").to_owned();
-    let (mut visitor, conversation) = live_chat(&svc, &mut agent, "Resumer").await;
+    let (mut visitor, _) = live_chat(&svc, &mut agent, "Resumer").await;
 
     // Mid-stream: some messages arrive, then the socket drops without a goodbye.
     let mut acked = Vec::new();
@@ -122,7 +122,6 @@ async fn a_dropped_agent_socket_resumes_and_gets_every_missed_event_exactly_once
     let next = visitor.send_text("back again").await.expect("ack");
     let got = collect_messages(&mut agent, 1).await;
     assert!(got.contains_key(&next.id));
-    let _ = conversation;
     svc.stop().await;
 }
 
