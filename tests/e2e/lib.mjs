@@ -73,10 +73,11 @@ async function killGroup(child, grace = 5000) {
 
 // ---- the chat service ------------------------------------------------------------------------
 
-export async function startService() {
+/** The service with demo data on a fresh database, or on `db` (benchmarks: a seeded copy). */
+export async function startService({ db } = {}) {
   assert.ok(existsSync(SERVICE_BIN), `chat-service binary missing at ${SERVICE_BIN}`);
   const dir = mkdtempSync(join(WORK, 'service-'));
-  const child = spawn(SERVICE_BIN, ['--listen', '127.0.0.1:0', '--db', join(dir, 'chat.db'), '--demo',
+  const child = spawn(SERVICE_BIN, ['--listen', '127.0.0.1:0', '--db', db || join(dir, 'chat.db'), '--demo',
     '--visitor-messages-per-10s', '100000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' }, detached: true });
   let out = '';
   const logs = () => out.slice(-6000);
