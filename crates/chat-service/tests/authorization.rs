@@ -1,6 +1,7 @@
 //! R4 authorization against a real service: another agent's live chat is invisible and
 //! untouchable through every REST endpoint and every socket command; ended chats are readable
-//! by everyone; tokens only open their own side; missing, wrong and revoked tokens are refused.
+//! by everyone; tokens only open their own side; missing, wrong, revoked and expired tokens are
+//! refused.
 
 mod common;
 
@@ -866,4 +867,87 @@ async fn logging_out_ends_sockets_opened_with_that_token() {
         "a message was stored through a revoked token's socket"
     );
     f.svc.stop().await;
+}
+
+/// Moves a token's expiry to just before now, straight in the service's database.
+async fn expire(db: &sqlx::SqlitePool, token: &str) {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let done = sqlx::query("UPDATE auth_tokens SET expires_at = ?1 WHERE token_hash = ?2")
+        .bind(now_ms - 1)
+        .bind(chat_service::auth::token_hash(token))
+        .execute(db)
+        .await
+        .expect("expire token");
+    assert_eq!(done.rows_affected(), 1, "the token is in the database");
+}
+
+#[tokio::test]
+async fn expired_agent_and_visitor_tokens_are_unauthorized() {
+    let mut svc = TestService::start(1).await;
+    let db = svc.db().await;
+
+    // Both tokens work before they expire.
+    let agent = svc.login(0).await;
+    let agent_token = agent.token().expect("token").to_owned();
+    agent.me().await.expect("agent token valid before expiry");
+    let visitor = svc.visitor(VISITOR_NAME).await;
+    let visitor_token = visitor.session().expect("session").token.clone();
+    let slots = format!("/api/v1/visitor/calendars/{}/slots", svc.agents[0].id);
+    let as_visitor = svc.api().with_token(visitor_token.clone());
+    // Authenticated (the hello above worked too), only refused because nothing was shared.
+    let r = call(as_visitor.request(Method::GET, &slots).expect("request")).await;
+    assert_error(
+        "visitor slots before expiry",
+        &r,
+        StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden,
+    );
+    visitor.close().await.expect("visitor closes");
+
+    expire(&db, &agent_token).await;
+    expire(&db, &visitor_token).await;
+
+    // Agent token: REST and the socket upgrade.
+    for path in ["/api/v1/me", "/api/v1/conversations", "/api/v1/agents"] {
+        let r = call(agent.request(Method::GET, path).expect("request")).await;
+        assert_error(
+            &format!("expired agent token GET {path}"),
+            &r,
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+        );
+    }
+    match AgentClient::connect_raw(&svc.url, Some(&agent_token)).await {
+        Err(e) => {
+            assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED), "{e}");
+            assert_eq!(e.code(), Some(ErrorCode::Unauthorized), "{e}");
+        }
+        Ok(_) => panic!("agent socket opened with an expired token"),
+    }
+
+    // Visitor token: REST and the socket's hello.
+    let r = call(as_visitor.request(Method::GET, &slots).expect("request")).await;
+    assert_error(
+        "expired visitor token GET slots",
+        &r,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized,
+    );
+    let mut ws = VisitorClient::connect_raw(&svc.url, Some(&svc.url))
+        .await
+        .expect("visitor socket opens");
+    assert_rejected(
+        "expired visitor token in hello",
+        ws.hello(&visitor_token).await.map(|_| ()),
+        ErrorCode::Unauthorized,
+    );
+    assert_closed(
+        ws.next_raw(WAIT).await,
+        "visitor socket after an expired hello",
+    );
+
+    // A fresh login still works: only the expired token is refused.
+    svc.login(0).await.me().await.expect("a new token works");
+    db.close().await;
+    svc.stop().await;
 }
