@@ -1,4 +1,5 @@
-//! Resume after a dropped socket, recovery after `kill -9`, and graceful shutdown.
+//! Resume after a dropped socket, recovery after `kill -9`, and graceful shutdown (in process and
+//! on SIGTERM).
 
 mod common;
 
@@ -238,7 +239,7 @@ async fn graceful_shutdown_closes_sockets_with_going_away() {
     stop.await.expect("stopped");
 }
 
-/// The service binary as a child process, for `kill -9`.
+/// The service binary as a child process, for `kill -9` and SIGTERM.
 struct Process {
     child: Child,
     url: String,
@@ -350,4 +351,97 @@ async fn every_acknowledged_message_survives_kill_9() {
         .expect("send after restart");
     process.child.kill().expect("kill");
     process.child.wait().expect("reaped");
+}
+
+/// Reads frames until the close frame; returns its code (`None` for a close without one).
+async fn close_code(
+    mut next: impl AsyncFnMut() -> sim::Result<WsMessage>,
+    what: &str,
+) -> Option<u16> {
+    loop {
+        match next().await {
+            Ok(WsMessage::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => continue,
+            Err(e) => panic!("{what}: expected a close frame, got {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_closes_both_sockets_with_going_away_exits_0_and_keeps_acknowledged_messages() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("chat.db");
+    let config = chat_service::Config::for_db(&db);
+    let agents = create_agents(&config, vec![always_available()]).await;
+
+    let process = spawn_service(&db);
+    let mut api = sim::http::ApiClient::new(&process.url).expect("api");
+    api.login(&agents[0].email, PASSWORD).await.expect("login");
+    let token = api.token().expect("token").to_owned();
+    let (mut agent, _) = AgentClient::connect(&process.url, &token, None)
+        .await
+        .expect("agent");
+    let mut visitor = sim::visitor::VisitorClient::start(&process.url, Some("Term"), None)
+        .await
+        .expect("visitor");
+    visitor
+        .start_chat("before the signal")
+        .await
+        .expect("start");
+    let offer = next_offer(&mut agent).await;
+    agent.accept(offer.id).await.expect("accept");
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        acked.push(
+            visitor
+                .send_text(format!("visitor {i}"))
+                .await
+                .expect("ack")
+                .id,
+        );
+        acked.push(
+            agent
+                .send_text(offer.conversation_id, format!("agent {i}"))
+                .await
+                .expect("ack")
+                .id,
+        );
+    }
+
+    let pid = process.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid}");
+
+    let agent_code = close_code(async || agent.next_raw(WAIT).await, "agent socket").await;
+    assert_eq!(agent_code, Some(1001), "agent socket close code");
+    let visitor_code = close_code(async || visitor.next_raw(WAIT).await, "visitor socket").await;
+    assert_eq!(visitor_code, Some(1001), "visitor socket close code");
+
+    let mut child = process.child;
+    let exit = tokio::time::timeout(WAIT, tokio::task::spawn_blocking(move || child.wait()))
+        .await
+        .expect("the service exits after SIGTERM")
+        .expect("wait task")
+        .expect("wait for the child");
+    assert!(exit.success(), "exit status after SIGTERM: {exit:?}");
+
+    // Everything acknowledged before the signal is in the database the service closed.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open db");
+    let stored: Vec<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE conversation_id = ?1")
+        .bind(offer.conversation_id.0)
+        .fetch_all(&pool)
+        .await
+        .expect("messages");
+    for id in &acked {
+        assert!(
+            stored.contains(&id.0),
+            "acknowledged message {id} missing after SIGTERM"
+        );
+    }
+    pool.close().await;
 }
