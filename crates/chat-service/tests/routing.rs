@@ -1,5 +1,6 @@
 //! R2 routing against a real service: one offer at a time, decline/timeout/disconnect move it
-//! on, every eligible agent is tried once, the queue drains, unavailable agents keep chats.
+//! on, every eligible agent is tried once, fewest live chats then longest since the last offer
+//! wins, the queue drains, unavailable agents keep chats.
 
 mod common;
 
@@ -272,6 +273,36 @@ async fn fewest_live_chats_first() {
     let o2 = next_offer(&mut agents[idle]).await;
     assert_eq!(o2.first_message.as_deref(), Some("second"));
     assert_nothing_pending(&mut agents[busy], "busier agent", is_offer).await;
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn equal_live_chats_go_to_the_agent_longest_since_their_last_offer() {
+    let mut svc = TestService::start(2).await;
+    let mut agents = vec![svc.agent(0).await.1, svc.agent(1).await.1];
+    let mut got = Vec::new();
+    for i in 0..4 {
+        let mut visitor = svc.visitor(&format!("Turn {i}")).await;
+        visitor
+            .start_chat(format!("chat {i}"))
+            .await
+            .expect("start");
+        let (who, offer) = first_offer(&mut agents).await;
+        assert_eq!(offer.first_message, Some(format!("chat {i}")));
+        assert_nothing_pending(&mut agents[1 - who], "the other agent", is_offer).await;
+        // Accept and end it, so both agents are back to no live chats for the next one.
+        agents[who].accept(offer.id).await.expect("accept");
+        agents[who]
+            .end_chat(offer.conversation_id)
+            .await
+            .expect("end");
+        got.push(who);
+    }
+    assert_eq!(
+        got,
+        vec![got[0], 1 - got[0], got[0], 1 - got[0]],
+        "offers alternate between two idle agents"
+    );
     svc.stop().await;
 }
 
