@@ -1,8 +1,6 @@
 //! The commands the UI invokes. Each one is a thin call into the session's engine or REST
 //! client; errors cross to the UI as `{code, message}`.
 
-use std::path::PathBuf;
-
 use agent_core::config::Preferences;
 use agent_core::notifier::OfferAnswer;
 use agent_core::{ClientState, SessionInfo};
@@ -193,17 +191,8 @@ pub async fn save_transcript(
     session: State<'_, Session>,
     conversation_id: ConversationId,
 ) -> Result<String> {
-    let (_, api) = session.current().await.map_err(body)?;
-    let dir = dirs::download_dir()
-        .or_else(dirs::home_dir)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let mut path = dir.join(format!("conversation-{conversation_id}.txt"));
-    let mut n = 1;
-    while path.exists() {
-        n += 1;
-        path = dir.join(format!("conversation-{conversation_id} ({n}).txt"));
-    }
-    api.export_transcript(conversation_id, &path)
+    let path = session
+        .save_transcript(conversation_id)
         .await
         .map_err(body)?;
     Ok(path.display().to_string())

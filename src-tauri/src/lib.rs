@@ -30,13 +30,8 @@ pub struct Paths {
 
 impl Paths {
     pub fn from_environment() -> Self {
-        let prefs = ConfigFile::default_location().unwrap_or_else(|_| {
-            ConfigFile::new(std::env::temp_dir().join("agent-inbox").join("config.json"))
-        });
-        let data_dir = std::env::var_os("AGENT_INBOX_DATA_DIR")
-            .map(PathBuf::from)
-            .or_else(|| dirs::data_local_dir().map(|d| d.join("agent-inbox")))
-            .unwrap_or_else(|| std::env::temp_dir().join("agent-inbox"));
+        let prefs = session::default_preferences();
+        let data_dir = session::default_data_dir();
         Paths {
             prefs,
             data_dir,
@@ -109,36 +104,10 @@ pub fn build<R: Runtime>(
             // Sign in at start: the keychain session, or the demo agent from the environment.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
-                let session = handle.state::<Session>();
-                match session.restore().await {
-                    Ok(Some(info)) => {
-                        tracing::info!(agent = %info.email, "signed in from the keychain")
-                    }
-                    Ok(None) => autologin(&session).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot restore the session");
-                        autologin(&session).await;
-                    }
-                }
+                handle.state::<Session>().sign_in_at_start().await;
             });
             Ok(())
         })
-}
-
-/// `AGENT_INBOX_URL`, `AGENT_INBOX_EMAIL` and `AGENT_INBOX_PASSWORD` sign in at start (the
-/// README's run command uses them for the demo agent).
-async fn autologin(session: &Session) {
-    let (Ok(url), Ok(email), Ok(password)) = (
-        std::env::var("AGENT_INBOX_URL"),
-        std::env::var("AGENT_INBOX_EMAIL"),
-        std::env::var("AGENT_INBOX_PASSWORD"),
-    ) else {
-        return;
-    };
-    match session.login(&url, &email, &password).await {
-        Ok(info) => tracing::info!(agent = %info.email, "signed in from the environment"),
-        Err(e) => tracing::warn!(error = %e, "automatic sign-in failed"),
-    }
 }
 
 /// R9: screen lock and suspend reach the engine; the agent's preference decides whether

@@ -16,6 +16,7 @@ pub mod notifier;
 pub mod outbox;
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod presence;
+pub mod session;
 pub mod state;
 
 pub use api_client::{ApiClient, ServiceUrl};

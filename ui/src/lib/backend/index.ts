@@ -3,7 +3,11 @@ import type { Backend } from './types';
 export type { Backend, SessionInfo, ConversationPage } from './types';
 export { toErrorBody, isErrorBody } from './types';
 
-/** Inside the Tauri webview → the shell's commands; in a plain browser (or `?backend=mock`) → the demo backend. */
+/**
+ * Inside the Tauri webview → the shell's commands; a page served by the web bridge
+ * (`agent-inbox-web`, which marks index.html) or `?backend=web` → the bridge's commands;
+ * otherwise (or `?backend=mock`) → the demo backend.
+ */
 export async function pickBackend(win: Window = window): Promise<Backend> {
   const params = new URLSearchParams(win.location.search);
   const forced = params.get('backend');
@@ -11,6 +15,11 @@ export async function pickBackend(win: Window = window): Promise<Backend> {
   if (inTauri && forced !== 'mock') {
     const { tauriBackend } = await import('./tauri');
     return tauriBackend();
+  }
+  const bridged = win.document?.querySelector('meta[name="agent-inbox-backend"][content="web"]') != null;
+  if (forced === 'web' || (bridged && forced !== 'mock')) {
+    const { webBackend } = await import('./web');
+    return webBackend({ origin: win.location.origin });
   }
   const { MockBackend } = await import('./mock');
   const history = Number(params.get('history') ?? '100000');

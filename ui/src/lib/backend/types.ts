@@ -1,5 +1,7 @@
-// The one interface the UI talks to. Two implementations: `tauri.ts` (the desktop shell's
-// commands and events) and `mock.ts` (an in-memory service for the browser and tests).
+// The one interface the UI talks to. Three implementations: `tauri.ts` (the desktop shell's
+// commands and events), `web.ts` (the same commands and events through the web bridge,
+// `agent-inbox-web`, for a plain browser) and `mock.ts` (an in-memory service for the browser
+// and tests).
 // Every type comes from the generated bindings; nothing here copies a Rust type by hand.
 import type { ActivityList } from '../bindings/ActivityList';
 import type { AgentId } from '../bindings/AgentId';
