@@ -463,3 +463,66 @@ async fn an_inactive_chat_ends_by_itself() {
         .expect("visitor told");
     svc.stop().await;
 }
+
+/// R1: when the agent's schedule block ends, the service pushes `availability` on the socket by
+/// itself. Schedules have minute granularity and the service takes no injected clock, so the
+/// block ends at the next minute boundary at least 5 s away: this test waits up to ~65 s.
+#[tokio::test]
+async fn a_schedule_boundary_pushes_availability_without_any_command() {
+    use chat_service::availability::weekday_of;
+    use chrono::{Datelike, Duration, Timelike, Utc};
+
+    let now = Utc::now();
+    let mut end = now
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("whole minute")
+        + Duration::minutes(1);
+    if end - now < Duration::seconds(5) {
+        end += Duration::minutes(1);
+    }
+    // On duty (UTC) from the start of today until `end`, with no gap before it.
+    let mut schedule = Vec::new();
+    if end.hour() == 0 && end.minute() == 0 {
+        schedule.push(TimeBlock::new(weekday_of(now.weekday()), "00:00", "24:00"));
+    } else {
+        if end.date_naive() != now.date_naive() {
+            schedule.push(TimeBlock::new(weekday_of(now.weekday()), "00:00", "24:00"));
+        }
+        let hhmm = format!("{:02}:{:02}", end.hour(), end.minute());
+        schedule.push(TimeBlock::new(weekday_of(end.weekday()), "00:00", &hhmm));
+    }
+    let settings = AgentSettings {
+        time_zone: "UTC".to_owned(),
+        schedule,
+        ..always_available()
+    };
+    let mut svc = TestService::start_with_settings(vec![settings], |_| {}).await;
+    let api = svc.login(0).await;
+    let (mut agent, first) =
+        sim::agent::AgentClient::connect(&svc.url, api.token().expect("token"), None)
+            .await
+            .expect("agent socket");
+    let protocol::agent_ws::AgentServerFrame::Ready(ready) = first else {
+        panic!("expected ready, got {first:?}")
+    };
+    assert_eq!(ready.availability.effective, AvailabilityStatus::Available);
+    assert_eq!(ready.availability.next_change, Some(end), "the block's end");
+
+    // Nothing is sent from here on: only reading the socket.
+    let wait = (end - Utc::now()).to_std().unwrap_or_default() + WAIT;
+    let (_, event) = agent
+        .expect_event(wait, |e| {
+            matches!(e, AgentEvent::Availability { availability }
+                if availability.effective == AvailabilityStatus::Unavailable)
+        })
+        .await
+        .expect("availability pushed at the block's end");
+    assert!(Utc::now() >= end, "pushed at the boundary, not before");
+    let AgentEvent::Availability { availability } = event else {
+        unreachable!()
+    };
+    assert_eq!(availability.source, AvailabilitySource::Schedule);
+    assert_eq!(availability.scheduled, AvailabilityStatus::Unavailable);
+    svc.stop().await;
+}
