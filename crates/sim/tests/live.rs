@@ -1,13 +1,7 @@
-//! The clients and the simulator against a running chat service started with `--demo`.
-//! Ignored by default (they need the service); run them with
+//! The clients and the simulator against a real chat service with the `--demo` data set: each
+//! test starts its own service on 127.0.0.1:0 with a fresh database in a temporary folder.
 //!
-//! ```text
-//! chat-service --listen 127.0.0.1:0 --db /tmp/live.db --demo      # prints the URL
-//! AGENT_INBOX_URL=http://127.0.0.1:PORT cargo test -p agent-inbox-sim --test live -- --ignored --test-threads 1
-//! ```
-//!
-//! They sign in as the demo agents (grace, linus: available around the clock) and assume
-//! nobody else is connected as them.
+//! They sign in as the demo agents (grace, linus, margaret: available around the clock).
 
 use std::time::Duration;
 
@@ -20,24 +14,57 @@ use sim::{AgentClient, ApiClient, Error, SimConfig, VisitorClient};
 const T: Duration = Duration::from_secs(10);
 const PASSWORD: &str = "demo1234";
 
-fn base() -> String {
-    std::env::var("AGENT_INBOX_URL").unwrap_or_else(|_| panic!("set AGENT_INBOX_URL"))
+/// A service started for one test, seeded with the demo data.
+struct Live {
+    service: Option<chat_service::RunningService>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Live {
+    async fn start() -> Live {
+        let dir = ok_io(tempfile::tempdir(), "temp dir");
+        let mut config = chat_service::Config::for_db(dir.path().join("live.db"));
+        config.demo = true;
+        let service = chat_service::RunningService::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("service starts: {e}"));
+        let url = service.url();
+        Live {
+            service: Some(service),
+            url,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(service) = self.service.take() {
+            service
+                .stop()
+                .await
+                .unwrap_or_else(|e| panic!("clean stop: {e}"));
+        }
+    }
+}
+
+fn ok_io<T>(r: std::io::Result<T>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 fn ok<T>(r: sim::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-async fn agent(email: &str) -> (ApiClient, AgentClient) {
-    let (client, ready, api) = ok(AgentClient::login(&base(), email, PASSWORD).await, "login");
+async fn agent(base: &str, email: &str) -> (ApiClient, AgentClient) {
+    let (client, ready, api) = ok(AgentClient::login(base, email, PASSWORD).await, "login");
     assert_eq!(ready.agent.email, email);
     (api, client)
 }
 
 #[tokio::test]
-#[ignore = "needs a running chat service (AGENT_INBOX_URL)"]
 async fn rest_basics_and_errors() {
-    let base = base();
+    let live = Live::start().await;
+    let base = live.url.clone();
     let mut api = ok(ApiClient::new(&base), "api");
     let health = ok(api.health().await, "health");
     assert_eq!(health.protocol, 1);
@@ -81,13 +108,14 @@ async fn rest_basics_and_errors() {
     assert_eq!(err.code(), Some(ErrorCode::OriginNotAllowed), "{err}");
 
     ok(api.logout().await, "logout");
+    live.stop().await;
 }
 
 #[tokio::test]
-#[ignore = "needs a running chat service (AGENT_INBOX_URL)"]
 async fn one_chat_end_to_end_with_booking_and_resume() {
-    let base = base();
-    let (api, mut grace) = agent("grace@example.com").await;
+    let live = Live::start().await;
+    let base = live.url.clone();
+    let (api, mut grace) = agent(&base, "grace@example.com").await;
     ok(
         grace
             .set_availability(Some(protocol::AvailabilityStatus::Available))
@@ -230,12 +258,14 @@ async fn one_chat_end_to_end_with_booking_and_resume() {
     );
     let after = grace.send_text(id, "hello?").await;
     assert!(matches!(after, Err(Error::Rejected { .. })), "{after:?}");
+    drop(grace);
+    live.stop().await;
 }
 
 #[tokio::test]
-#[ignore = "needs a running chat service (AGENT_INBOX_URL)"]
 async fn simulator_with_simulated_agents() {
-    let mut config = SimConfig::new(base());
+    let live = Live::start().await;
+    let mut config = SimConfig::new(live.url.clone());
     config.visitors = 6;
     config.messages_per_visitor = 3;
     config.interval = Duration::from_millis(300);
@@ -259,4 +289,5 @@ async fn simulator_with_simulated_agents() {
     assert_eq!(report.messages_acked, 18, "{report}");
     assert_eq!(report.chats_ended_by_visitor, 6, "{report}");
     assert_eq!(report.error_count, 0, "{report}");
+    live.stop().await;
 }
