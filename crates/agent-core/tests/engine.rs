@@ -1,5 +1,6 @@
-//! The engine against a real chat service: offers and answers, chats, an outbox that survives
-//! a killed service and a restarted app, 1,000 forced disconnects, sign-out, clear errors.
+//! The engine against a real chat service: offers and answers, notifications closed when an
+//! offer expires, is withdrawn or is accepted elsewhere, chats, an outbox that survives a killed
+//! service and a restarted app, 1,000 forced disconnects, sign-out, clear errors.
 
 mod common;
 
@@ -260,6 +261,103 @@ async fn an_expired_offer_closes_its_notification() {
         .expect("expired");
     assert!(notifier.closed.lock().expect("lock").contains(&offer));
     assert!(matches!(core.accept(offer).await, Err(Error::NoSuchOffer)));
+    core.stop().await;
+    service.stop().await.expect("stop");
+}
+
+/// Waits for the first event matching `want`.
+async fn next_event(
+    events: &mut tokio::sync::broadcast::Receiver<CoreEvent>,
+    what: &str,
+    want: impl Fn(&CoreEvent) -> bool,
+) -> CoreEvent {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(ev)) if want(&ev) => return ev,
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("{what}: event stream ended: {e}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_withdrawn_offer_or_one_accepted_elsewhere_closes_its_notification() {
+    let (_dir, service) = in_process_service(1).await;
+    let url = service.url();
+    let notifier = Arc::new(Recorder::default());
+    let core = AgentCore::start(fast(&url, &login(&url, 0).await), notifier.clone()).expect("core");
+    let mut events = core.events();
+    core.wait_for(WAIT, connected).await.expect("connected");
+
+    // The visitor gives up while the offer is open: the service withdraws it.
+    let mut visitor = VisitorClient::start(&url, Some("Quitter"), None)
+        .await
+        .expect("visitor");
+    visitor.start_chat("hello?").await.expect("start");
+    let first = match next_event(&mut events, "the first offer's alert", |e| {
+        matches!(e, CoreEvent::OfferAlert { realert: false, .. })
+    })
+    .await
+    {
+        CoreEvent::OfferAlert { offer_id, .. } => offer_id,
+        _ => unreachable!(),
+    };
+    assert!(notifier.closed.lock().expect("lock").is_empty());
+    visitor.end_chat().await.expect("visitor leaves");
+    next_event(&mut events, "the withdrawn offer's close", |e| {
+        *e == CoreEvent::OfferClosed {
+            offer_id: first,
+            reason: agent_core::OfferClosed::Withdrawn,
+        }
+    })
+    .await;
+    assert_eq!(notifier.closed.lock().expect("lock").as_slice(), [first]);
+    core.wait_for(WAIT, |s| s.offers.is_empty())
+        .await
+        .expect("the offer left the state");
+
+    // The same agent accepts the next offer on another connection (another device).
+    let mut elsewhere = sim::agent::AgentClient::login(&url, &email(0), PASSWORD)
+        .await
+        .expect("second connection")
+        .0;
+    let mut visitor = VisitorClient::start(&url, Some("Stayer"), None)
+        .await
+        .expect("visitor");
+    visitor.start_chat("hello again").await.expect("start");
+    let second = match next_event(
+        &mut events,
+        "the second offer's alert",
+        |e| matches!(e, CoreEvent::OfferAlert { realert: false, offer_id } if *offer_id != first),
+    )
+    .await
+    {
+        CoreEvent::OfferAlert { offer_id, .. } => offer_id,
+        _ => unreachable!(),
+    };
+    let offer = elsewhere.expect_offer(WAIT).await.expect("offer elsewhere");
+    assert_eq!(offer.id, second);
+    elsewhere.accept(second).await.expect("accepted elsewhere");
+    next_event(&mut events, "the accepted offer's close", |e| {
+        *e == CoreEvent::OfferClosed {
+            offer_id: second,
+            reason: agent_core::OfferClosed::Accepted,
+        }
+    })
+    .await;
+    assert_eq!(
+        notifier.closed.lock().expect("lock").as_slice(),
+        [first, second]
+    );
+    core.wait_for(WAIT, |s| {
+        s.offers.is_empty() && s.chat(offer.conversation_id).is_some()
+    })
+    .await
+    .expect("the chat is live here too");
+    assert!(matches!(core.accept(second).await, Err(Error::NoSuchOffer)));
+    drop(elsewhere);
     core.stop().await;
     service.stop().await.expect("stop");
 }
