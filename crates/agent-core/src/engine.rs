@@ -748,9 +748,13 @@ impl Engine {
                 Ok(Ok(AgentServerFrame::Ready(snapshot))) => {
                     let heartbeat = snapshot.heartbeat_secs;
                     self.state.apply_ready(snapshot);
+                    self.state.snapshot_connections += 1;
                     Some(heartbeat)
                 }
-                Ok(Ok(AgentServerFrame::Resumed { .. })) => None,
+                Ok(Ok(AgentServerFrame::Resumed { .. })) => {
+                    self.state.resumed_connections += 1;
+                    None
+                }
                 Ok(Ok(AgentServerFrame::Error { error, .. }))
                     if error.code == ErrorCode::Unauthorized =>
                 {

@@ -98,6 +98,12 @@ pub struct ClientState {
     pub epoch: String,
     #[serde(skip)]
     pub seq: u64,
+    /// Connections since the engine started that continued the event stream (`resumed`) and
+    /// that started over from a snapshot (`ready`): for tests and diagnostics.
+    #[serde(skip)]
+    pub resumed_connections: u64,
+    #[serde(skip)]
+    pub snapshot_connections: u64,
 }
 
 impl Default for ClientState {
@@ -112,6 +118,8 @@ impl Default for ClientState {
             notifications_problem: None,
             epoch: String::new(),
             seq: 0,
+            resumed_connections: 0,
+            snapshot_connections: 0,
         }
     }
 }

@@ -506,6 +506,17 @@ async fn a_thousand_forced_disconnects_lose_and_duplicate_nothing() {
         })
         .await
         .expect("everything delivered");
+    // Delivered by resuming the event stream, not by a fresh snapshot on every reconnect.
+    println!(
+        "reconnects: {} resumed, {} from a snapshot (plus the first connection)",
+        state.resumed_connections,
+        state.snapshot_connections.saturating_sub(1)
+    );
+    assert!(
+        state.resumed_connections >= rounds as u64 * 9 / 10,
+        "most reconnects resumed: {} of {rounds}",
+        state.resumed_connections
+    );
     let texts = visitor_texts(&state, chat);
     let expected: Vec<String> = std::iter::once("hello there".to_owned())
         .chain((0..rounds).map(|i| format!("visitor {i}")))
