@@ -13,9 +13,9 @@ pub enum Error {
     #[error("{}", .0.message)]
     Client(ErrorBody),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] rusqlite::Error),
     #[error("database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(String),
     #[error("{0}")]
     Internal(String),
 }
