@@ -71,7 +71,26 @@ if FLOOR_PER_CORE_MEASURED:
     row("floor", "100 ping-pong clients, bare echo server (side by side)",
         f"{fmt(floor_tp.get('messages_per_sec'))} msg/s on {floor_tp.get('cores', 0):.2f} server cores = {fmt(FLOOR_PER_CORE_MEASURED)} /core",
         "", f"{FLOOR_PER_CORE_MEASURED / FLOOR_MSGS_PER_CORE:.2f}x of issue's 50k/core", "")
-row("P1", "app vs Chromium (memory)", "not yet measured", "", "", "")
+# P1 and P6: bench/app-vs-chromium.sh (the app beside Chromium --app showing the same UI)
+p16 = load("p1-p6.json") or {}
+p16_app, p16_chr, p16_both = p16.get("app") or {}, p16.get("chromium") or {}, p16.get("chromium_with_bridge") or {}
+if p16_app.get("pss_mib") and p16_chr.get("pss_mib"):
+    a, c = p16_app["pss_mib"], p16_chr["pss_mib"]
+    br = (p16.get("bridge") or {}).get("pss_mib")
+    by = {}
+    for proc in p16_app.get("processes") or []:
+        by[proc["comm"]] = by.get(proc["comm"], 0) + proc["pss_kib"] / 1024
+    parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
+    value = (f"app {fmt(a, 'MiB')} ({parts}); Chromium {fmt(c, 'MiB')} in {len(p16_chr.get('processes') or [])} processes"
+             f" (+ bridge {fmt(br, 'MiB', 1)} = {fmt(p16_both.get('pss_mib'), 'MiB')})")
+    ok = a <= 150 and a <= 0.5 * c
+    row("P1", f"idle PSS after {p16.get('idle_secs')} s, {p16.get('live_chats')} live chats, "
+        f"{fmt(p16.get('past_conversations_of_agent'))} past conversations (app tree vs Chromium tree)", value,
+        "<= 150 MiB and <= 0.5x Chromium", f"{a / c:.2f}x of Chromium ({a / p16_both['pss_mib']:.2f}x of Chromium + bridge)",
+        "pass" if ok else "miss")
+else:
+    row("P1", "idle PSS, app vs Chromium showing the same UI", "failed", "<= 150 MiB and <= 0.5x Chromium", "–", "no data")
+
 
 # P2
 p2 = load("p2.json") or {}
@@ -128,7 +147,17 @@ if p5.get("delivered_per_sec_per_core"):
 else:
     row("P5", "messages delivered per second per core", "failed", ">= 20,000 with p99 < 50 ms", "–", "no data")
 
-row("P6", "app vs Chromium", "not yet measured", "", "", "")
+if (p16_app.get("cold_start_ms") or {}).get("median") and (p16_chr.get("cold_start_ms") or {}).get("median"):
+    a, c, b = p16_app["cold_start_ms"], p16_chr["cold_start_ms"], p16_both.get("cold_start_ms") or {}
+    ax = p16_app.get("cold_start_from_exec_ms") or {}
+    value = (f"app median {fmt(a['median'], 'ms')} (max {fmt(a['max'], 'ms')}; from its exec {fmt(ax.get('median'), 'ms')}); "
+             f"Chromium {fmt(c['median'], 'ms')} (max {fmt(c['max'], 'ms')}); bridge + Chromium {fmt(b.get('median'), 'ms')} "
+             f"(max {fmt(b.get('max'), 'ms')}); {p16.get('launches')} launches each")
+    ok = a["median"] <= 1000 and a["median"] < c["median"]
+    row("P6", "cold start, launch -> inbox interactive, app vs Chromium --app", value, "<= 1 s and faster than Chromium",
+        f"{a['median'] / c['median']:.2f}x of Chromium", "pass" if ok else "miss")
+else:
+    row("P6", "cold start, app vs Chromium --app", "failed", "<= 1 s and faster than Chromium", "–", "no data")
 row("P7", "app vs Chromium", "not yet measured", "", "", "")
 
 # P8
@@ -206,6 +235,19 @@ md.append("## What each figure does\n")
 md.append("- **floor**: `bench echo-server` (bare tokio-tungstenite, same buffers as the load generators, its own process) "
           "and `bench floor`: 1 client for round trips, 100 ping-pong clients for messages per second (ping and echo "
           "count as two messages) per core of the server's CPU time. Same machine, same run as the figures.")
+md.append("- **P1, P6** (`bench/app-vs-chromium.sh`, `.mjs`): one release `chat-service` with `--demo` data, 1,000 more "
+          "ended conversations of grace@ (copied demo chats with their messages) and 10 live chats that `visitor-sim` "
+          "visitors hold open with grace@ (one message each every 5 min). The same UI build (`ui/dist`) runs in the app "
+          "(release, WebKitGTK) and in Debian's Chromium (`--app` window, fresh `--user-data-dir`, `--no-first-run "
+          "--disable-background-networking --disable-component-update --disable-sync --no-sandbox`) served by the web "
+          "bridge `agent-inbox-web` (crates/web-bridge: the shell's commands over HTTP, its events over a WebSocket, the "
+          "same agent-core engine and sign-in), under Xvfb with a private session bus. P6: launch -> the UI's "
+          "`agent-inbox:inbox` performance mark (the inbox mounted), read as wall-clock time; the app is launched by "
+          "tauri-driver (POST /session), Chromium spawned directly; every launch with fresh profile, config and cache "
+          "folders; Chromium alone (bridge already signed in) and bridge + Chromium (both started, sign-in included). "
+          "P1: the last launch of each side, connected and showing the 10 live chats, idle, then PSS of the process "
+          "tree (`smaps_rollup`, as `pss-tree`): agent-inbox + WebKitWebProcess + WebKitNetworkProcess vs Chromium's "
+          "browser, zygotes, GPU, renderer and utility processes; the bridge separately. One side at a time.")
 md.append("- **P2**: a visitor (`bench/offers.mjs`) sends `start_chat` one chat at a time; the only available agent runs "
           "`agent-inbox-cli --notify watch` (the app's engine and notifier, one kept bus connection). `dbus-monitor` "
           "timestamps the `Notify` call and the daemon's method return; latency = return time - `start_chat` send time. "

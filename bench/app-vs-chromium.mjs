@@ -1,0 +1,266 @@
+// P1 and P6 (issue 5): the real app beside Debian's Chromium showing the same UI (ui/dist served
+// by the web bridge, `agent-inbox-web`, in a `--app` window), against one running chat service
+// with its data. Run by bench/app-vs-chromium.sh inside tests/e2e/harness.sh (Xvfb, a private
+// session bus with a keychain and a notification daemon).
+//
+//   P6 cold start: launch -> the inbox interactive, LAUNCHES times each, every launch fresh
+//     (new config, data and cache folders for the app; a new --user-data-dir for Chromium).
+//     "Interactive" is the same on both sides: the UI's `agent-inbox:inbox` performance mark
+//     (Inbox.svelte, onMount), read as wall-clock time (performance.timeOrigin + startTime)
+//     and compared with the wall-clock time of the launch. The app is launched by tauri-driver
+//     (POST /session starts WebKitWebDriver, which starts the app); Chromium is spawned
+//     directly with --remote-debugging-port. Also given: from the process's own start
+//     (/proc/PID/stat), which leaves the launcher out on both sides.
+//     Chromium is measured twice: with the bridge already running and signed in (Chromium
+//     alone), and with a fresh bridge started for each launch (bridge start + sign-in + Chromium).
+//   P1 idle memory: the last launch of each side, once it shows the 10 live chats and is
+//     connected, left alone IDLE_SECS, then pss-tree (/proc/*/smaps_rollup) on the app's pid
+//     (agent-inbox + WebKitWebProcess + WebKitNetworkProcess), on Chromium's pid (browser,
+//     zygotes, GPU, renderer, utility processes) and on the bridge's pid. One side at a time.
+//
+// Environment: SERVICE_URL, APP_BIN, BRIDGE_BIN, DIST, IDLE_SECS, LAUNCHES, OUT (JSON file),
+// LIVE_CHATS (expected live chats, 10); APP_VARIANTS, a JSON object {name: {ENV: value}}: after
+// the two sides, the app's idle PSS once more per variant with those variables (WebKit knobs
+// such as WEBKIT_DISABLE_DMABUF_RENDERER), to see where the app's memory goes.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { App, CHROMIUM, ROOT, WORK, stopPid, until } from '../tests/e2e/lib.mjs';
+
+const WebSocket = createRequire(join(ROOT, 'tests/e2e/package.json'))('ws');
+const run = promisify(execFile);
+const SERVICE_URL = process.env.SERVICE_URL;
+const BRIDGE_BIN = process.env.BRIDGE_BIN || join(ROOT, 'target/release/agent-inbox-web');
+const DIST = process.env.DIST || join(ROOT, 'ui/dist');
+const IDLE_SECS = Number(process.env.IDLE_SECS || 60);
+const LAUNCHES = Number(process.env.LAUNCHES || 5);
+const LIVE_CHATS = Number(process.env.LIVE_CHATS || 10);
+const PSS_TREE = process.env.PSS_TREE || '/work/shared/tools/pss-tree';
+const OUT = process.env.OUT;
+const LOGIN = { AGENT_INBOX_URL: SERVICE_URL, AGENT_INBOX_EMAIL: 'grace@example.com', AGENT_INBOX_PASSWORD: 'demo1234' };
+const MARK = `(() => { const m = performance.getEntriesByName('agent-inbox:inbox')[0]; return m ? performance.timeOrigin + m.startTime : 0; })()`;
+// The inbox as the agent sees it: connected, the live chats listed.
+const SHOWS_CHATS = `(() => {
+  const connected = [...document.querySelectorAll('[role=status]')].some((e) => e.textContent.trim() === 'Connected');
+  const count = document.querySelector('[aria-label$=" live chats"]')?.getAttribute('aria-label');
+  return connected && count === '${LIVE_CHATS} live chats' ? count : '';
+})()`;
+
+const CLK_TCK = Number(process.env.CLK_TCK || 100);
+/** A process's start as wall-clock ms (10 ms resolution): its start in ticks since boot, against
+ * the uptime read now (both on the boot clock; btime from /proc/stat drifts from the wall clock). */
+function startedAt(pid) {
+  const now = Date.now();
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  return now - (uptime - ticks / CLK_TCK) * 1000;
+}
+
+function summary(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return { runs: values, median: s[Math.floor((s.length - 1) / 2)], max: s[s.length - 1], min: s[0] };
+}
+
+async function pss(pid) {
+  const { stdout } = await run(PSS_TREE, [String(pid)]);
+  const processes = stdout.trim().split('\n').filter((l) => /pss=/.test(l) && !l.startsWith('total')).map((l) => {
+    const m = l.trim().match(/^(\d+)\s+(.*?)\s+pss=\s*(\d+) KiB rss=\s*(\d+) KiB/);
+    return m ? { pid: Number(m[1]), comm: m[2], pss_kib: Number(m[3]), rss_kib: Number(m[4]) } : null;
+  }).filter(Boolean);
+  const total = processes.reduce((a, p) => a + p.pss_kib, 0);
+  return { pss_mib: Math.round((total / 1024) * 10) / 10, rss_mib: Math.round(processes.reduce((a, p) => a + p.rss_kib, 0) / 102.4) / 10, processes, text: stdout.trim() };
+}
+
+const idle = (what) => {
+  console.log(`${what}: idle for ${IDLE_SECS} s ...`);
+  // The measurement is "after N seconds idle": this wait is the point, not a synchronisation.
+  return new Promise((r) => setTimeout(r, IDLE_SECS * 1000));
+};
+
+// ---- the app -----------------------------------------------------------------------------------
+
+async function launchApp(extraEnv = {}) {
+  const cache = mkdtempSync(join(WORK, 'app-cache-'));
+  const data = mkdtempSync(join(WORK, 'app-xdgdata-'));
+  const app = await App.launch({ env: { ...LOGIN, XDG_CACHE_HOME: cache, XDG_DATA_HOME: data, ...extraEnv } });
+  const launched = Date.now() - (performance.now() - app.launchedAt);
+  const mark = await app.waitScript(`return ${MARK};`, 'the inbox mark in the app');
+  const seen = Date.now(); // the mark cannot be later than this (a check on the clocks)
+  const pid = await until(() => app.appPid(), 'the app pid');
+  return { app, pid, ms: mark - launched, seenMs: seen - launched, fromExecMs: mark - startedAt(pid) };
+}
+
+// ---- Chromium over a minimal DevTools connection ---------------------------------------------
+
+class Page {
+  static async connect(port, urlPrefix) {
+    const target = await until(async () => {
+      const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+      return list.find((t) => t.type === 'page' && t.url.startsWith(urlPrefix));
+    }, 'the Chromium page', 30_000, 20);
+    const p = new Page();
+    p.ws = new WebSocket(target.webSocketDebuggerUrl, { perMessageDeflate: false });
+    p.next = 1;
+    p.pending = new Map();
+    p.ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      const cb = p.pending.get(m.id);
+      if (cb) { p.pending.delete(m.id); cb(m); }
+    });
+    await new Promise((res, rej) => { p.ws.once('open', res); p.ws.once('error', rej); });
+    return p;
+  }
+
+  async eval(expression) {
+    const id = this.next++;
+    const reply = await new Promise((res) => {
+      this.pending.set(id, res);
+      this.ws.send(JSON.stringify({ id, method: 'Runtime.evaluate', params: { expression, returnByValue: true } }));
+    });
+    if (reply.error || reply.result?.exceptionDetails) throw new Error(JSON.stringify(reply.error || reply.result.exceptionDetails).slice(0, 300));
+    return reply.result.result.value;
+  }
+
+  close() { this.ws.close(); }
+}
+
+async function startBridge() {
+  const config = mkdtempSync(join(WORK, 'bridge-config-'));
+  const data = mkdtempSync(join(WORK, 'bridge-data-'));
+  const t0 = Date.now();
+  const child = spawn(BRIDGE_BIN, ['--dist', DIST], {
+    env: { ...process.env, ...LOGIN, AGENT_INBOX_CONFIG_DIR: config, AGENT_INBOX_DATA_DIR: data, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c) => { out += c; });
+  child.stderr.on('data', (c) => { out += c; });
+  const url = await until(() => {
+    if (child.exitCode !== null) throw new Error(`agent-inbox-web exited: ${out}`);
+    return out.match(/listening on (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+  }, 'the bridge to listen', 30_000, 5);
+  return { child, url, t0, logs: () => out.slice(-3000) };
+}
+
+async function launchChromium(url, t0 = null) {
+  const profile = mkdtempSync(join(WORK, 'chromium-profile-'));
+  const launched = t0 ?? Date.now();
+  const child = spawn(CHROMIUM, [`--app=${url}`, `--user-data-dir=${profile}`, '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-sandbox',
+    '--window-size=1280,800', '--remote-debugging-port=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => { err += c; });
+  const port = await until(() => {
+    if (child.exitCode !== null) throw new Error(`chromium exited: ${err.slice(-2000)}`);
+    return err.match(/DevTools listening on ws:\/\/127\.0\.0\.1:(\d+)\//)?.[1];
+  }, 'Chromium DevTools', 30_000, 5);
+  const page = await Page.connect(port, url);
+  const mark = await until(() => page.eval(MARK), 'the inbox mark in Chromium', 45_000, 20);
+  const seen = Date.now();
+  return { child, page, pid: child.pid, ms: mark - launched, seenMs: seen - launched, fromExecMs: mark - startedAt(child.pid) };
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await stopPid(child.pid);
+}
+
+// ---- the run ----------------------------------------------------------------------------------
+
+const result = { bench: 'app-vs-chromium', idle_secs: IDLE_SECS, launches: LAUNCHES, live_chats: LIVE_CHATS };
+const cleanup = [];
+try {
+  // P6, the app.
+  const appRuns = [];
+  let app = null;
+  for (let i = 0; i < LAUNCHES; i++) {
+    if (app) await app.app.quit();
+    app = await launchApp();
+    appRuns.push(app);
+    console.log(`app launch ${i + 1}: inbox interactive ${Math.round(app.ms)} ms after POST /session (${Math.round(app.fromExecMs)} ms after the app process started; seen by polling at ${Math.round(app.seenMs)} ms)`);
+  }
+  // P1, the app: the last launch, once it shows the live chats.
+  await app.app.waitScript(`return ${SHOWS_CHATS};`, `the app showing ${LIVE_CHATS} live chats, connected`);
+  await idle('app');
+  const appMem = await pss(app.pid);
+  console.log(appMem.text);
+  await app.app.quit();
+  result.app = {
+    cold_start_ms: summary(appRuns.map((r) => Math.round(r.ms))),
+    cold_start_from_exec_ms: summary(appRuns.map((r) => Math.round(r.fromExecMs))),
+    cold_start_seen_by_polling_ms: summary(appRuns.map((r) => Math.round(r.seenMs))),
+    ...appMem, text: undefined,
+  };
+
+  // P6, Chromium alone: one bridge, signed in once, already running.
+  const bridge = await startBridge();
+  cleanup.push(() => stopChild(bridge.child));
+  const chromeRuns = [];
+  for (let i = 0; i < LAUNCHES; i++) {
+    const c = await launchChromium(bridge.url);
+    chromeRuns.push(c);
+    console.log(`chromium launch ${i + 1}: inbox interactive ${Math.round(c.ms)} ms after spawn (${Math.round(c.fromExecMs)} ms after its process started; seen by polling at ${Math.round(c.seenMs)} ms)`);
+    c.page.close();
+    await stopChild(c.child);
+  }
+  await stopChild(bridge.child);
+
+  // P6, Chromium with a fresh bridge each time; the last one stays for P1.
+  const bothRuns = [];
+  let last = null;
+  for (let i = 0; i < LAUNCHES; i++) {
+    if (last) { last.page.close(); await stopChild(last.child); await stopChild(last.bridge.child); }
+    const b = await startBridge();
+    cleanup.push(() => stopChild(b.child));
+    last = { ...(await launchChromium(b.url, b.t0)), bridge: b };
+    cleanup.push(() => stopChild(last.child));
+    bothRuns.push(last);
+    console.log(`bridge + chromium launch ${i + 1}: inbox interactive ${Math.round(last.ms)} ms after the bridge was spawned`);
+  }
+  await until(() => last.page.eval(SHOWS_CHATS), `Chromium showing ${LIVE_CHATS} live chats, connected`);
+  last.page.close(); // no DevTools client attached while idle
+  await idle('chromium');
+  const chromeMem = await pss(last.pid);
+  const bridgeMem = await pss(last.bridge.child.pid);
+  console.log(chromeMem.text);
+  console.log(bridgeMem.text);
+  result.chromium = {
+    cold_start_ms: summary(chromeRuns.map((r) => Math.round(r.ms))),
+    cold_start_from_exec_ms: summary(chromeRuns.map((r) => Math.round(r.fromExecMs))),
+    cold_start_seen_by_polling_ms: summary(chromeRuns.map((r) => Math.round(r.seenMs))),
+    ...chromeMem, text: undefined,
+  };
+  result.chromium_with_bridge = {
+    cold_start_ms: summary(bothRuns.map((r) => Math.round(r.ms))),
+    pss_mib: Math.round((chromeMem.pss_mib + bridgeMem.pss_mib) * 10) / 10,
+  };
+  result.bridge = { ...bridgeMem, text: undefined };
+  await stopChild(last.child);
+  await stopChild(last.bridge.child);
+
+  const variants = JSON.parse(process.env.APP_VARIANTS || '{}');
+  for (const [name, env] of Object.entries(variants)) {
+    const v = await launchApp(env);
+    await v.app.waitScript(`return ${SHOWS_CHATS};`, `the app (${name}) showing ${LIVE_CHATS} live chats`);
+    await idle(`app with ${name}`);
+    const mem = await pss(v.pid);
+    console.log(`${name}: ${mem.text}`);
+    await v.app.quit();
+    (result.app_variants ??= {})[name] = { env, cold_start_ms: Math.round(v.ms), ...mem, text: undefined };
+  }
+
+  result.chromium_version = (await run(CHROMIUM, ['--version']).catch(() => ({ stdout: '?' }))).stdout.trim();
+  const a = result.app, c = result.chromium;
+  console.log(`summary: P1 idle PSS after ${IDLE_SECS} s: app ${a.pss_mib} MiB, Chromium ${c.pss_mib} MiB ` +
+    `(+ bridge ${result.bridge.pss_mib} = ${result.chromium_with_bridge.pss_mib} MiB); ratio ${(a.pss_mib / c.pss_mib).toFixed(2)}x`);
+  console.log(`summary: P6 cold start median (max): app ${a.cold_start_ms.median} (${a.cold_start_ms.max}) ms, ` +
+    `Chromium ${c.cold_start_ms.median} (${c.cold_start_ms.max}) ms, bridge + Chromium ${result.chromium_with_bridge.cold_start_ms.median} ` +
+    `(${result.chromium_with_bridge.cold_start_ms.max}) ms`);
+} finally {
+  for (const f of cleanup.reverse()) await f().catch(() => {});
+  if (OUT) writeFileSync(OUT, JSON.stringify(result) + '\n');
+}
