@@ -26,6 +26,11 @@ use crate::error::Result;
 use crate::hub::Hub;
 use crate::store::{OfferOutcome, Store};
 
+/// Queued visitors whose position moved hear of it at most this often: when a long queue
+/// drains, each offer would otherwise send a frame to every visitor behind it (quadratic in
+/// the queue's length). A visitor new to the queue is told at once.
+const POSITION_INTERVAL: Duration = Duration::from_millis(500);
+
 #[derive(Debug)]
 enum Msg {
     ChatRequested(ConversationId),
@@ -169,6 +174,9 @@ struct Router {
     /// The visitor of each queued chat, so that position updates need no database read.
     visitors: HashMap<ConversationId, VisitorId>,
     next_inactivity_check: Instant,
+    /// When moved positions are next sent (`None`: nothing to send).
+    positions_due: Option<Instant>,
+    positions_sent_at: Instant,
 }
 
 /// Starts the router task. Waiting chats of a previous run are queued again; their offers
@@ -197,6 +205,8 @@ pub async fn start(
         told: HashMap::new(),
         visitors,
         next_inactivity_check: Instant::now(),
+        positions_due: None,
+        positions_sent_at: Instant::now() - POSITION_INTERVAL,
     };
     let task = tokio::spawn(router.run(rx));
     Ok((RouterHandle { tx }, task))
@@ -209,6 +219,9 @@ impl Router {
 
     fn next_deadline(&self) -> Instant {
         let mut next = self.next_inactivity_check;
+        if let Some(due) = self.positions_due {
+            next = next.min(due);
+        }
         for o in self.open.values() {
             next = next.min(o.deadline);
         }
@@ -348,7 +361,7 @@ impl Router {
             }
             Msg::ResendPosition(id) => {
                 self.told.remove(&id);
-                self.tell_positions().await;
+                self.tell_positions(false).await;
                 Ok(())
             }
             Msg::AgentsAvailable(reply) => {
@@ -474,6 +487,9 @@ impl Router {
 
     async fn on_timers(&mut self) -> Result<()> {
         let now = Instant::now();
+        if self.positions_due.is_some_and(|due| due <= now) {
+            self.tell_positions(true).await;
+        }
         // Offers whose window passed.
         let expired: Vec<(ConversationId, OfferId, AgentId)> = self
             .open
@@ -561,33 +577,40 @@ impl Router {
 
     /// Offers every waiting chat that can be offered, then tells visitors their positions.
     async fn dispatch(&mut self) -> Result<()> {
-        let eligible_exists = self
+        // Agents who could take an offer now; the queue is walked only while one is left.
+        let mut free: Vec<AgentId> = self
             .online
-            .values()
-            .any(|a| a.availability.effective == AvailabilityStatus::Available);
-        if eligible_exists && self.queue.iter().any(|c| !self.open.contains_key(c)) {
+            .iter()
+            .filter(|(id, a)| {
+                a.availability.effective == AvailabilityStatus::Available
+                    && !self.agent_offer.contains_key(id)
+                    && self.hub.is_agent_connected(**id)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if !free.is_empty() && self.queue.iter().any(|c| !self.open.contains_key(c)) {
             let live = self.store.live_counts().await?;
+            let live_of = |id: &AgentId| live.get(id).copied().unwrap_or(0);
+            free.retain(|id| live_of(id) < self.max_live);
             let queue = self.queue.clone();
             for conversation_id in queue {
+                if free.is_empty() {
+                    break;
+                }
                 if self.open.contains_key(&conversation_id) {
                     continue;
                 }
                 let round = self.rounds.entry(conversation_id).or_default();
-                let (number, tried) = (round.number, round.tried.clone());
-                let candidate = self
-                    .online
+                let number = round.number;
+                let online = &self.online;
+                let candidate = free
                     .iter()
-                    .filter(|(id, a)| {
-                        a.availability.effective == AvailabilityStatus::Available
-                            && !self.agent_offer.contains_key(id)
-                            && live.get(id).copied().unwrap_or(0) < self.max_live
-                            && !tried.contains(id)
-                            && self.hub.is_agent_connected(**id)
+                    .filter(|id| !round.tried.contains(id))
+                    .min_by_key(|id| {
+                        let last = online.get(id).map(|a| a.last_offer_at);
+                        (live_of(id), last, **id)
                     })
-                    .min_by_key(|(id, a)| {
-                        (live.get(id).copied().unwrap_or(0), a.last_offer_at, **id)
-                    })
-                    .map(|(id, _)| *id);
+                    .copied();
                 let Some(agent_id) = candidate else { continue };
                 let now = Utc::now();
                 let expires =
@@ -608,6 +631,7 @@ impl Router {
                     }
                     continue;
                 };
+                free.retain(|a| *a != agent_id);
                 if let Some(a) = self.online.get_mut(&agent_id) {
                     a.last_offer_at = now;
                 }
@@ -624,18 +648,39 @@ impl Router {
                 self.hub.publish(agent_id, AgentEvent::Offer { offer });
             }
         }
-        self.tell_positions().await;
+        self.positions_changed().await;
         Ok(())
     }
 
-    async fn tell_positions(&mut self) {
+    /// Tells new visitors their position now, and the others whose position moved within
+    /// [`POSITION_INTERVAL`].
+    async fn positions_changed(&mut self) {
+        let now = Instant::now();
+        if now >= self.positions_sent_at + POSITION_INTERVAL {
+            self.tell_positions(true).await;
+        } else {
+            self.tell_positions(false).await;
+            if self.positions_due.is_none() {
+                self.positions_due = Some(self.positions_sent_at + POSITION_INTERVAL);
+            }
+        }
+    }
+
+    /// Sends queue positions that changed: to every queued visitor when `all`, otherwise only
+    /// to visitors not told anything yet.
+    async fn tell_positions(&mut self, all: bool) {
         let available = self.any_available();
         let mut updates = Vec::new();
         for (i, id) in self.queue.iter().enumerate() {
             let position = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            if self.told.get(id) != Some(&(position, available)) {
+            let told = self.told.get(id);
+            if (all || told.is_none()) && told != Some(&(position, available)) {
                 updates.push((*id, position));
             }
+        }
+        if all {
+            self.positions_due = None;
+            self.positions_sent_at = Instant::now();
         }
         for (id, position) in updates {
             self.told.insert(id, (position, available));
