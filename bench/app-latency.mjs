@@ -166,7 +166,9 @@ async function p3() {
     }, `all ${P3_MESSAGES} messages rendered`, 60_000, 250).catch((e) => console.error(`p3: ${e.message}`));
     const rec = await app.exec('return window.__p3;');
     const offsetAfter = await clockOffset(app);
-    const lat = (at) => Object.keys(sent).map((k) => (at[k] === undefined ? undefined : at[k] - sent[k]));
+    // Webview instants on this process's clock: minus the offset measured around the run.
+    const offset = (offsetBefore.offset_ms + offsetAfter.offset_ms) / 2;
+    const lat = (at, off = offset) => Object.keys(sent).map((k) => (at[k] === undefined ? undefined : at[k] - off - sent[k]));
     const result = {
       bench: 'app-p3',
       app_bin: APP_BIN,
@@ -177,10 +179,11 @@ async function p3() {
       // The headline: sent -> the animation frame after the text entered the DOM.
       sent_to_rendered: stats(lat(rec.frame)),
       sent_to_dom: stats(lat(rec.dom)),
-      sent_to_service_event_at_socket: stats(lat(atSocket)),
+      sent_to_service_event_at_socket: stats(lat(atSocket, 0)),
       sent_to_engine_event_in_webview: stats(lat(rec.event)),
       webview_event_to_rendered: stats(Object.keys(sent).map((k) => rec.frame[k] - rec.event[k])),
-      clock_offset_webview_minus_node: { before: offsetBefore, after: offsetAfter },
+      // Subtracted from the webview's instants above (the mean of the two).
+      clock_offset_webview_minus_node: { before: offsetBefore, after: offsetAfter, applied_ms: r3(offset) },
     };
     writeFileSync(join(OUT, 'p3.json'), JSON.stringify(result) + '\n');
     console.error(`p3: sent -> rendered ${JSON.stringify(result.sent_to_rendered)}; at socket ${JSON.stringify(result.sent_to_service_event_at_socket)}`);

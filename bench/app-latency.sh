@@ -39,9 +39,14 @@ if [ "$BUILD" = 1 ]; then
     echo "== app-latency: build the UI" >&2
     (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent) >&2 || { echo "UI build failed" >&2; exit 1; }
   fi
-  echo "== app-latency: cargo build --release -p agent-inbox -p chat-service" >&2
-  cargo build --release --locked -p agent-inbox -p chat-service --bin agent-inbox --bin chat-service >&2 \
-    || { echo "build failed" >&2; exit 1; }
+  # Separate invocations, each as bench/run.sh builds it: one cargo call for both would unify
+  # their features differently and rebuild the service binary back and forth.
+  echo "== app-latency: cargo build --release -p agent-inbox" >&2
+  cargo build --release --locked -p agent-inbox --bin agent-inbox >&2 || { echo "build failed" >&2; exit 1; }
+  if [ -z "${CHAT_SERVICE_BIN:-}" ]; then
+    cargo build --release --locked -p chat-service -p agent-core -p agent-inbox-sim \
+      --bin chat-service --bin agent-inbox-cli --bin bench >&2 || { echo "build failed" >&2; exit 1; }
+  fi
 fi
 export AGENT_INBOX_BIN="${AGENT_INBOX_BIN:-$ROOT/target/release/agent-inbox}"
 export CHAT_SERVICE_BIN="${CHAT_SERVICE_BIN:-$ROOT/target/release/chat-service}"

@@ -16,6 +16,7 @@ import type { Theme } from '../bindings/Theme';
 import { contentText, visitorName } from '../format';
 import { Announcer } from './announcer.svelte';
 import { ConversationPager } from './pager.svelte';
+import { shareUnchanged } from './share';
 
 export type Phase = 'loading' | 'login' | 'inbox';
 export type Scope = 'active' | 'all';
@@ -196,8 +197,9 @@ export class AppStore {
     if (this.searchTimer) clearTimeout(this.searchTimer);
   }
 
-  applyState(s: ClientState) {
+  applyState(next: ClientState) {
     const prev = this.client;
+    const s = shareUnchanged(prev, next);
     this.client = s;
     for (const o of s.offers) {
       if (this.seenOffers.has(o.offer.id)) continue;
