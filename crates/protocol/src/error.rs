@@ -5,6 +5,7 @@ use ts_rs::TS;
 
 /// Machine-readable error codes. Clients branch on these, never on the message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request body or frame is not valid JSON or does not match the expected shape.
@@ -39,6 +40,7 @@ pub enum ErrorCode {
 
 /// `{code, message}`: the one error shape on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,

@@ -8,6 +8,7 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(transparent)]
         #[ts(type = "number")]
         pub struct $name(pub i64);
@@ -32,6 +33,7 @@ id_type!(ActivityId);
 pub type ClientId = String;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AvailabilityStatus {
     Available,
@@ -40,6 +42,7 @@ pub enum AvailabilityStatus {
 
 /// Where the effective status comes from (R1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AvailabilitySource {
     /// The agent's manual toggle, until `override_until`.
@@ -50,6 +53,7 @@ pub enum AvailabilitySource {
 
 /// An agent's availability as the service computes it (R1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Availability {
     pub effective: AvailabilityStatus,
     pub source: AvailabilitySource,
@@ -70,6 +74,7 @@ pub struct Availability {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentProfile {
     pub id: AgentId,
     pub email: String,
@@ -78,12 +83,14 @@ pub struct AgentProfile {
 
 /// Another agent, as listed for the calendar picker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentSummary {
     pub id: AgentId,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Weekday {
     Mon,
@@ -117,6 +124,7 @@ impl Weekday {
 /// A block of time on one weekday, in the agent's time zone. `start` and `end` are `HH:MM`;
 /// `end` may be `24:00`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TimeBlock {
     pub day: Weekday,
     pub start: String,
@@ -143,6 +151,7 @@ impl TimeBlock {
 /// Calendar settings (R7): when meetings can be booked, how long they are, and the gap kept
 /// free after each one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CalendarSettings {
     pub working_hours: Vec<TimeBlock>,
     pub meeting_minutes: i32,
@@ -151,6 +160,7 @@ pub struct CalendarSettings {
 
 /// Everything an agent configures (R1, R7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentSettings {
     /// IANA time zone name, such as `Europe/Berlin`. `UTC` when none was chosen.
     pub time_zone: String,
@@ -177,6 +187,7 @@ impl AgentSettings {
 
 /// What is known of a visitor (R5). Fields the visitor did not give are absent, never `""`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VisitorInfo {
     pub id: VisitorId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +208,7 @@ pub struct VisitorInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
     /// Waiting for an agent (in the queue or being offered).
@@ -210,6 +222,7 @@ pub enum ConversationStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     Agent,
@@ -222,6 +235,7 @@ pub enum EndReason {
 
 /// A conversation as listed (R4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConversationSummary {
     pub id: ConversationId,
     pub status: ConversationStatus,
@@ -247,6 +261,7 @@ pub struct ConversationSummary {
 
 /// Who wrote a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Author {
     Visitor,
@@ -256,6 +271,7 @@ pub enum Author {
 
 /// What a message carries. Text is always plain text, never markup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MessageContent {
     Text {
@@ -277,6 +293,7 @@ pub enum MessageContent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -291,6 +308,7 @@ pub struct Message {
 
 /// A chat offered to one agent (R2, R3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Offer {
     pub id: OfferId,
     pub conversation_id: ConversationId,
@@ -303,6 +321,7 @@ pub struct Offer {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WithdrawReason {
     /// Nobody answered within the window.
@@ -318,6 +337,7 @@ pub enum WithdrawReason {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityKind {
     PageVisit,
@@ -330,6 +350,7 @@ pub enum ActivityKind {
 
 /// One entry of a visitor's activity history (R6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Activity {
     pub id: ActivityId,
     pub kind: ActivityKind,
@@ -343,12 +364,14 @@ pub struct Activity {
 
 /// A bookable meeting slot (R7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Slot {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Booking {
     pub id: BookingId,
     pub calendar_agent_id: AgentId,
@@ -363,6 +386,7 @@ pub struct Booking {
 
 /// A calendar as listed in the picker: one per agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CalendarSummary {
     pub agent_id: AgentId,
     pub agent_name: String,

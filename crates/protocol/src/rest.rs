@@ -9,12 +9,14 @@ use crate::model::*;
 
 /// `POST /api/v1/auth/login`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LoginResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -23,6 +25,7 @@ pub struct LoginResponse {
 
 /// `GET /api/v1/me`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MeResponse {
     pub agent: AgentProfile,
     pub availability: Availability,
@@ -31,12 +34,14 @@ pub struct MeResponse {
 
 /// `PUT /api/v1/me/availability`: `status` sets the manual toggle; `null` clears it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SetAvailabilityRequest {
     pub status: Option<AvailabilityStatus>,
 }
 
 /// `GET /api/v1/conversations?scope=active|all&q=&cursor=&limit=`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationScope {
     /// The agent's own live chats.
@@ -48,7 +53,9 @@ pub enum ConversationScope {
 
 /// A page of results. `next_cursor` is opaque; pass it back as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[ts(concrete(T = ConversationSummary))]
+#[cfg_attr(feature = "schema", schemars(rename = "{T}Page"))]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +67,7 @@ pub type ConversationPage = Page<ConversationSummary>;
 
 /// `GET /api/v1/conversations/{id}/messages?before=&limit=`: oldest first within the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MessagePage {
     pub items: Vec<Message>,
     /// Pass as `before` to load older messages.
@@ -70,6 +78,7 @@ pub struct MessagePage {
 
 /// `GET /api/v1/conversations/{id}/activities`: the last 90 days, newest first (R6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ActivityList {
     pub items: Vec<Activity>,
     /// The oldest instant included; the service filters, not the client.
@@ -78,6 +87,7 @@ pub struct ActivityList {
 
 /// `GET /api/v1/calendars/{agent_id}/slots?from=&days=` and the visitor equivalent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SlotList {
     pub calendar: CalendarSummary,
     pub slots: Vec<Slot>,
@@ -85,6 +95,7 @@ pub struct SlotList {
 
 /// `POST /api/v1/visitor/sessions`: a visitor opens the widget. Name and email are optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VisitorSessionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -99,6 +110,7 @@ pub struct VisitorSessionRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VisitorSessionResponse {
     pub token: String,
     pub visitor_id: VisitorId,
@@ -107,6 +119,7 @@ pub struct VisitorSessionResponse {
 
 /// `POST /api/v1/visitor/bookings`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BookingRequest {
     pub conversation_id: ConversationId,
     pub calendar_agent_id: AgentId,
@@ -115,6 +128,7 @@ pub struct BookingRequest {
 
 /// `GET /healthz`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,

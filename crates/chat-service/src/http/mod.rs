@@ -8,7 +8,6 @@ mod visitor;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
 use protocol::rest::Health;
 use protocol::{ErrorCode, PROTOCOL_VERSION};
 
@@ -18,44 +17,40 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::{agent_socket, visitor_socket, widget};
 
+/// Every route, each registered with the operation that documents it in [`openapi`].
+pub fn routes() -> openapi::Routes<AppState> {
+    use openapi::*;
+    Routes::default()
+        .add(&LOGIN, agents::login)
+        .add(&LOGOUT, agents::logout)
+        .add(&ME, agents::me)
+        .add(&GET_SETTINGS, agents::get_settings)
+        .add(&PUT_SETTINGS, agents::put_settings)
+        .add(&PUT_AVAILABILITY, agents::put_availability)
+        .add(&AGENTS, agents::agents)
+        .add(&CALENDARS, agents::calendars)
+        .add(&SLOTS, agents::slots)
+        .add(&CONVERSATIONS, conversations::list)
+        .add(&CONVERSATION, conversations::get)
+        .add(&MESSAGES, conversations::messages)
+        .add(&TRANSCRIPT, conversations::transcript)
+        .add(&CONVERSATION_VISITOR, conversations::visitor)
+        .add(&ACTIVITIES, conversations::activities)
+        .add(&AGENT_WS, agent_socket::upgrade)
+        .add(&VISITOR_SESSION, visitor::open_session)
+        .add(&VISITOR_WS, visitor_socket::upgrade)
+        .add(&VISITOR_SLOTS, visitor::slots)
+        .add(&BOOK, visitor::book)
+        .add(&OPENAPI, || async { axum::Json(document()) })
+        .add(&HEALTH, health)
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/auth/login", post(agents::login))
-        .route("/auth/logout", post(agents::logout))
-        .route("/me", get(agents::me))
-        .route(
-            "/me/settings",
-            get(agents::get_settings).put(agents::put_settings),
-        )
-        .route("/me/availability", put(agents::put_availability))
-        .route("/agents", get(agents::agents))
-        .route("/calendars", get(agents::calendars))
-        .route("/calendars/{agent_id}/slots", get(agents::slots))
-        .route("/conversations", get(conversations::list))
-        .route("/conversations/{id}", get(conversations::get))
-        .route("/conversations/{id}/messages", get(conversations::messages))
-        .route(
-            "/conversations/{id}/transcript",
-            get(conversations::transcript),
-        )
-        .route("/conversations/{id}/visitor", get(conversations::visitor))
-        .route(
-            "/conversations/{id}/activities",
-            get(conversations::activities),
-        )
-        .route("/agent/ws", get(agent_socket::upgrade))
-        .route("/visitor/sessions", post(visitor::open_session))
-        .route("/visitor/ws", get(visitor_socket::upgrade))
-        .route("/visitor/calendars/{agent_id}/slots", get(visitor::slots))
-        .route("/visitor/bookings", post(visitor::book))
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(openapi::document()) }),
-        )
-        .fallback(|| async { Error::client(ErrorCode::NotFound, "no such endpoint") });
+    let (api, root) = routes().into_routers();
+    let api = api.fallback(|| async { Error::client(ErrorCode::NotFound, "no such endpoint") });
     Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(health))
+        .nest(openapi::PREFIX, api)
+        .merge(root)
         .merge(widget::router())
         .fallback(|| async { Error::client(ErrorCode::NotFound, "no such page") })
         .layer(DefaultBodyLimit::max(protocol::MAX_FRAME_BYTES))
