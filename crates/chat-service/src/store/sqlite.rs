@@ -15,15 +15,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, TryLockError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use protocol::rest::{ConversationPage, ConversationScope, MessagePage, Page};
 use protocol::*;
 use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Params, Row, Transaction, TransactionBehavior, ffi,
-    params,
+    Connection, OpenFlags, OptionalExtension, Params, Row, TransactionBehavior, ffi, params,
 };
 
 use super::*;
@@ -39,9 +39,21 @@ pub struct SqliteStore {
     db: Arc<Db>,
 }
 
+/// A write waiting for the writer thread. It runs inside the batch's transaction (`None`
+/// when the transaction could not begin) and returns whether it succeeded and how to hand
+/// over its result once the batch's commit is known.
+type Job = Box<dyn for<'c> FnOnce(Option<&'c Connection>) -> (bool, Deliver) + Send>;
+type Deliver = Box<dyn FnOnce(std::result::Result<(), &rusqlite::Error>) + Send>;
+
+/// Writes waiting beyond this many block their senders (back-pressure).
+const WRITE_QUEUE: usize = 4096;
+/// The most writes committed together.
+const MAX_BATCH: usize = 256;
+
 struct Db {
     /// `None` once closed.
-    writer: Mutex<Option<Connection>>,
+    jobs: RwLock<Option<SyncSender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Vec<Mutex<Option<Connection>>>,
     next_reader: AtomicUsize,
 }
@@ -56,15 +68,103 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The writer thread: owns the one read-write connection and commits whatever writes are
+/// waiting as one transaction (group commit), each write inside its own savepoint so that a
+/// failing one is rolled back alone. Results are handed over only after the commit, so an
+/// acknowledged write is durable.
+fn writer_loop(conn: Connection, jobs: Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "checkpoint at shutdown failed");
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "closing the database failed");
+    }
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "cannot begin a write transaction");
+        for job in batch {
+            let (_, deliver) = job(None);
+            deliver(Ok(()));
+        }
+        return;
+    }
+    let mut delivers = Vec::with_capacity(batch.len());
+    for job in batch {
+        let savepoint = conn.execute_batch("SAVEPOINT job");
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            job(savepoint.is_ok().then_some(conn))
+        }));
+        let ok = matches!(ran, Ok((true, _)));
+        let undo = if ok {
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = undo {
+            tracing::error!(error = %e, "savepoint failed");
+        }
+        // A write that panicked dropped its result sender: its caller sees an error.
+        if let Ok((_, deliver)) = ran {
+            delivers.push(deliver);
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => delivers.into_iter().for_each(|d| d(Ok(()))),
+        Err(e) => {
+            tracing::error!(error = %e, "commit failed; the batch is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+            delivers.into_iter().for_each(|d| d(Err(&e)));
+        }
+    }
+}
+
 impl Db {
-    /// Runs `f` in one write transaction, committed when it returns `Ok`, rolled back otherwise.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut guard = lock(&self.writer);
-        let conn = guard.as_mut().ok_or_else(closed)?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+    /// Runs `f` on the writer thread inside a transaction; its result once committed
+    /// (an `Err` from `f` rolls back its own changes only).
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn: Option<&Connection>| {
+            let out = match conn {
+                Some(c) => f(c),
+                None => Err(Error::Internal(
+                    "the database could not start a write".into(),
+                )),
+            };
+            let ok = out.is_ok();
+            let deliver: Deliver = Box::new(move |commit| {
+                let out = match commit {
+                    Err(e) if ok => Err(Error::Internal(format!("commit failed: {e}"))),
+                    _ => out,
+                };
+                let _ = done.send(out);
+            });
+            (ok, deliver)
+        });
+        let sender = self
+            .jobs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(closed)?;
+        sender.send(job).map_err(|_| closed())?;
+        result
+            .await
+            .map_err(|_| Error::Internal("the write failed on the writer thread".into()))?
     }
 
     /// Runs `f` on a free read-only connection (waiting for one when all are busy).
@@ -487,9 +587,15 @@ impl SqliteStore {
             configure(&r)?;
             readers.push(Mutex::new(Some(r)));
         }
+        let (jobs, queue) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(writer, queue))
+            .map_err(|e| Error::Internal(format!("cannot start the database writer: {e}")))?;
         Ok(SqliteStore {
             db: Arc::new(Db {
-                writer: Mutex::new(Some(writer)),
+                jobs: RwLock::new(Some(jobs)),
+                writer: Mutex::new(Some(thread)),
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -534,28 +640,30 @@ const WITHDRAW_OFFERS: &str = "UPDATE offers SET outcome = 'withdrawn', answered
 impl Store for SqliteStore {
     async fn create_agent(&self, agent: NewAgent) -> Result<AgentId> {
         let settings = json(&agent.settings)?;
-        self.db.write(|tx| {
-            let res = insert(
-                tx,
-                "INSERT INTO agents (email, name, password_hash, settings_json, created_at) \
+        self.db
+            .write(move |tx| {
+                let res = insert(
+                    tx,
+                    "INSERT INTO agents (email, name, password_hash, settings_json, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    agent.email,
-                    agent.name,
-                    agent.password_hash,
-                    settings,
-                    ms(Utc::now())
-                ],
-            );
-            match res {
-                Ok(id) => Ok(AgentId(id)),
-                Err(e) if is_unique_violation(&e) => Err(Error::conflict(format!(
-                    "an agent with email {} exists",
-                    agent.email
-                ))),
-                Err(e) => Err(e.into()),
-            }
-        })
+                    params![
+                        agent.email,
+                        agent.name,
+                        agent.password_hash,
+                        settings,
+                        ms(Utc::now())
+                    ],
+                );
+                match res {
+                    Ok(id) => Ok(AgentId(id)),
+                    Err(e) if is_unique_violation(&e) => Err(Error::conflict(format!(
+                        "an agent with email {} exists",
+                        agent.email
+                    ))),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await
     }
 
     async fn agent(&self, id: AgentId) -> Result<AgentRecord> {
@@ -601,17 +709,19 @@ impl Store for SqliteStore {
 
     async fn update_settings(&self, id: AgentId, settings: &AgentSettings) -> Result<()> {
         let settings = json(settings)?;
-        self.db.write(|tx| {
-            let n = exec(
-                tx,
-                "UPDATE agents SET settings_json = ?1 WHERE id = ?2",
-                params![settings, id.0],
-            )?;
-            if n == 0 {
-                return Err(Error::not_found("agent"));
-            }
-            Ok(())
-        })
+        self.db
+            .write(move |tx| {
+                let n = exec(
+                    tx,
+                    "UPDATE agents SET settings_json = ?1 WHERE id = ?2",
+                    params![settings, id.0],
+                )?;
+                if n == 0 {
+                    return Err(Error::not_found("agent"));
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn set_override(
@@ -620,14 +730,16 @@ impl Store for SqliteStore {
         status: Option<AvailabilityStatus>,
         until: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        self.db.write(|tx| {
-            exec(
-                tx,
-                "UPDATE agents SET override_status = ?1, override_until = ?2 WHERE id = ?3",
-                params![status.map(availability_str), until.map(ms), id.0],
-            )?;
-            Ok(())
-        })
+        self.db
+            .write(move |tx| {
+                exec(
+                    tx,
+                    "UPDATE agents SET override_status = ?1, override_until = ?2 WHERE id = ?3",
+                    params![status.map(availability_str), until.map(ms), id.0],
+                )?;
+                Ok(())
+            })
+            .await
     }
 
     async fn insert_token(
@@ -640,7 +752,8 @@ impl Store for SqliteStore {
             TokenOwner::Agent(a) => (Some(a.0), None),
             TokenOwner::Visitor(v) => (None, Some(v.0)),
         };
-        self.db.write(|tx| {
+        let token_hash = token_hash.to_owned();
+        self.db.write(move |tx| {
             exec(
                 tx,
                 "INSERT INTO auth_tokens (token_hash, agent_id, visitor_id, expires_at, created_at) \
@@ -649,6 +762,7 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+        .await
     }
 
     async fn token_owner(
@@ -673,7 +787,8 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<()> {
-        self.db.write(|tx| {
+        let token_hash = token_hash.to_owned();
+        self.db.write(move |tx| {
             exec(
                 tx,
                 "UPDATE auth_tokens SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL",
@@ -681,17 +796,20 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+        .await
     }
 
     async fn create_visitor(&self, v: VisitorInfo, now: DateTime<Utc>) -> Result<VisitorId> {
-        self.db.write(|tx| {
-            Ok(VisitorId(insert(
-                tx,
-                "INSERT INTO visitors (name, job_title, email, phone, crm_status, created_at) \
+        self.db
+            .write(move |tx| {
+                Ok(VisitorId(insert(
+                    tx,
+                    "INSERT INTO visitors (name, job_title, email, phone, crm_status, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![v.name, v.job_title, v.email, v.phone, v.crm_status, ms(now)],
-            )?))
-        })
+                    params![v.name, v.job_title, v.email, v.phone, v.crm_status, ms(now)],
+                )?))
+            })
+            .await
     }
 
     async fn visitor(&self, id: VisitorId) -> Result<VisitorInfo> {
@@ -713,14 +831,16 @@ impl Store for SqliteStore {
         status: ConversationStatus,
         now: DateTime<Utc>,
     ) -> Result<ConversationId> {
-        self.db.write(|tx| {
-            Ok(ConversationId(insert(
-                tx,
-                "INSERT INTO conversations (visitor_id, status, created_at, last_activity_at) \
+        self.db
+            .write(move |tx| {
+                Ok(ConversationId(insert(
+                    tx,
+                    "INSERT INTO conversations (visitor_id, status, created_at, last_activity_at) \
                  VALUES (?1, ?2, ?3, ?3)",
-                params![visitor_id.0, status_str(status), ms(now)],
-            )?))
-        })
+                    params![visitor_id.0, status_str(status), ms(now)],
+                )?))
+            })
+            .await
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<ConversationRow> {
@@ -866,7 +986,7 @@ impl Store for SqliteStore {
         reason: EndReason,
         now: DateTime<Utc>,
     ) -> Result<Option<ConversationRow>> {
-        self.db.write(|tx| {
+        self.db.write(move |tx| {
             // The row as it was before ending: callers need to know whether it was live.
             let row = one(
                 tx,
@@ -888,6 +1008,7 @@ impl Store for SqliteStore {
             }
             Ok(row)
         })
+        .await
     }
 
     async fn end_inactive(
@@ -895,7 +1016,7 @@ impl Store for SqliteStore {
         before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<ConversationRow>> {
-        let rows = self.db.write(|tx| {
+        let rows = self.db.write(move |tx| {
             all(
                 tx,
                 &format!(
@@ -906,7 +1027,8 @@ impl Store for SqliteStore {
                 params![ms(now), ms(before)],
                 conversation_from_row,
             )
-        })?;
+        })
+        .await?;
         // Reported as they were before ending: live.
         Ok(rows
             .into_iter()
@@ -927,7 +1049,8 @@ impl Store for SqliteStore {
         let content_json = json(&MessageContent::Text {
             text: text.to_owned(),
         })?;
-        self.db.write(|tx| {
+        let (text, client_id) = (text.to_owned(), client_id.to_owned());
+        self.db.write(move |tx| {
             // A retried command returns what the first one stored.
             let existing = one(
                 tx,
@@ -983,6 +1106,7 @@ impl Store for SqliteStore {
             )?;
             Ok((ConversationId(conversation_id), message_by_id(tx, mid)?))
         })
+        .await
     }
 
     async fn insert_message(
@@ -999,8 +1123,9 @@ impl Store for SqliteStore {
             AuthorRef::System => ("system", None),
         };
         let content_json = json(content)?;
-        self.db.write(|tx| {
-            if let Some(cid) = client_id {
+        let (content, client_id) = (content.clone(), client_id.map(str::to_owned));
+        self.db.write(move |tx| {
+            if let Some(cid) = &client_id {
                 let existing: Option<i64> = opt_scalar(
                     tx,
                     "SELECT id FROM messages WHERE conversation_id = ?1 AND author_role = ?2 AND client_id = ?3",
@@ -1021,7 +1146,7 @@ impl Store for SqliteStore {
                 exec(
                     tx,
                     "UPDATE conversations SET last_activity_at = ?1, last_message = ?2 WHERE id = ?3",
-                    params![ms(now), preview(content), conversation_id.0],
+                    params![ms(now), preview(&content), conversation_id.0],
                 )?;
             }
             let author = match author {
@@ -1048,12 +1173,13 @@ impl Store for SqliteStore {
                 id: MessageId(id),
                 conversation_id,
                 author,
-                content: content.clone(),
-                client_id: client_id.map(str::to_owned),
+                content,
+                client_id,
                 created_at: from_ms(ms(now)),
             };
             Ok((message, true))
         })
+        .await
     }
 
     async fn messages(
@@ -1122,7 +1248,7 @@ impl Store for SqliteStore {
         id: ConversationId,
         message_id: MessageId,
     ) -> Result<()> {
-        self.db.write(|tx| {
+        self.db.write(move |tx| {
             exec(
                 tx,
                 "INSERT INTO reads (agent_id, conversation_id, last_read_message_id) VALUES (?1, ?2, ?3) \
@@ -1132,6 +1258,7 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+        .await
     }
 
     async fn create_offer(
@@ -1142,45 +1269,47 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Option<OfferRow>> {
-        self.db.write(|tx| {
-            let status: Option<String> = opt_scalar(
-                tx,
-                "SELECT status FROM conversations WHERE id = ?1",
-                [conversation_id.0],
-            )?;
-            if status.as_deref() != Some("waiting") {
-                return Ok(None);
-            }
-            let inserted = insert(
-                tx,
-                "INSERT INTO offers (conversation_id, agent_id, round, created_at, expires_at) \
+        self.db
+            .write(move |tx| {
+                let status: Option<String> = opt_scalar(
+                    tx,
+                    "SELECT status FROM conversations WHERE id = ?1",
+                    [conversation_id.0],
+                )?;
+                if status.as_deref() != Some("waiting") {
+                    return Ok(None);
+                }
+                let inserted = insert(
+                    tx,
+                    "INSERT INTO offers (conversation_id, agent_id, round, created_at, expires_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    conversation_id.0,
-                    agent_id.0,
-                    i64::from(round),
-                    ms(now),
-                    ms(expires_at)
-                ],
-            );
-            let id = match inserted {
-                Ok(id) => id,
-                Err(e) if is_unique_violation(&e) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            exec(
-                tx,
-                "UPDATE agents SET last_offer_at = ?1 WHERE id = ?2",
-                params![ms(now), agent_id.0],
-            )?;
-            Ok(Some(OfferRow {
-                id: OfferId(id),
-                conversation_id,
-                agent_id,
-                created_at: from_ms(ms(now)),
-                expires_at: from_ms(ms(expires_at)),
-            }))
-        })
+                    params![
+                        conversation_id.0,
+                        agent_id.0,
+                        i64::from(round),
+                        ms(now),
+                        ms(expires_at)
+                    ],
+                );
+                let id = match inserted {
+                    Ok(id) => id,
+                    Err(e) if is_unique_violation(&e) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                exec(
+                    tx,
+                    "UPDATE agents SET last_offer_at = ?1 WHERE id = ?2",
+                    params![ms(now), agent_id.0],
+                )?;
+                Ok(Some(OfferRow {
+                    id: OfferId(id),
+                    conversation_id,
+                    agent_id,
+                    created_at: from_ms(ms(now)),
+                    expires_at: from_ms(ms(expires_at)),
+                }))
+            })
+            .await
     }
 
     async fn accept_offer(
@@ -1189,7 +1318,7 @@ impl Store for SqliteStore {
         agent_id: AgentId,
         now: DateTime<Utc>,
     ) -> Result<ConversationRow> {
-        self.db.write(|tx| {
+        self.db.write(move |tx| {
             let offer = one(
                 tx,
                 "SELECT conversation_id, agent_id, outcome, expires_at FROM offers WHERE id = ?1",
@@ -1258,6 +1387,7 @@ impl Store for SqliteStore {
             )?;
             Ok(conversation)
         })
+        .await
     }
 
     async fn close_offer(
@@ -1266,7 +1396,7 @@ impl Store for SqliteStore {
         outcome: OfferOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        self.db.write(|tx| {
+        self.db.write(move |tx| {
             let n = exec(
                 tx,
                 "UPDATE offers SET outcome = ?1, answered_at = ?2 WHERE id = ?3 AND outcome IS NULL",
@@ -1274,6 +1404,7 @@ impl Store for SqliteStore {
             )?;
             Ok(n == 1)
         })
+        .await
     }
 
     async fn offer(&self, offer_id: OfferId) -> Result<OfferRow> {
@@ -1312,13 +1443,14 @@ impl Store for SqliteStore {
     }
 
     async fn withdraw_all_open_offers(&self, now: DateTime<Utc>) -> Result<u64> {
-        let n = self.db.write(|tx| {
+        let n = self.db.write(move |tx| {
             exec(
                 tx,
                 "UPDATE offers SET outcome = 'withdrawn', answered_at = ?1 WHERE outcome IS NULL",
                 [ms(now)],
             )
-        })?;
+        })
+        .await?;
         Ok(n as u64)
     }
 
@@ -1330,7 +1462,8 @@ impl Store for SqliteStore {
         occurred_at: DateTime<Utc>,
         conversation_id: Option<ConversationId>,
     ) -> Result<ActivityId> {
-        self.db.write(|tx| {
+        let title = title.to_owned();
+        self.db.write(move |tx| {
             Ok(ActivityId(insert(
                 tx,
                 "INSERT INTO activities (visitor_id, kind, title, occurred_at, conversation_id) \
@@ -1344,6 +1477,7 @@ impl Store for SqliteStore {
                 ],
             )?))
         })
+        .await
     }
 
     async fn activities(
@@ -1378,7 +1512,7 @@ impl Store for SqliteStore {
         conversation_id: ConversationId,
         calendar_agent_id: AgentId,
     ) -> Result<()> {
-        self.db.write(|tx| {
+        self.db.write(move |tx| {
             exec(
                 tx,
                 "INSERT OR IGNORE INTO calendar_shares (conversation_id, calendar_agent_id) VALUES (?1, ?2)",
@@ -1386,6 +1520,7 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+        .await
     }
 
     async fn is_calendar_shared(
@@ -1423,7 +1558,7 @@ impl Store for SqliteStore {
     async fn book(&self, b: NewBooking, now: DateTime<Utc>) -> Result<Booking> {
         let buffer_ms = i64::from(b.buffer_minutes.max(0)) * 60_000;
         let taken = || Error::conflict("that slot has just been booked; pick another");
-        self.db.write(|tx| {
+        self.db.write(move |tx| {
             let clash: i64 = scalar(
                 tx,
                 "SELECT count(*) FROM bookings WHERE calendar_agent_id = ?1 AND start_at < ?2 AND end_at > ?3",
@@ -1483,6 +1618,7 @@ impl Store for SqliteStore {
                 end: b.end,
             })
         })
+        .await
     }
 
     async fn import_conversation(&self, past: PastConversation) -> Result<ConversationId> {
@@ -1490,7 +1626,7 @@ impl Store for SqliteStore {
             .messages
             .last()
             .map(|(_, text, _)| text.chars().take(200).collect::<String>());
-        self.db.write(|tx| {
+        self.db.write(move |tx| {
             let id = insert(
                 tx,
                 "INSERT INTO conversations (visitor_id, agent_id, status, created_at, last_activity_at, \
@@ -1521,22 +1657,21 @@ impl Store for SqliteStore {
             }
             Ok(ConversationId(id))
         })
+        .await
     }
 
     async fn close(&self) {
         let db = self.db.clone();
-        // The writer's lock waits for a write in progress to finish.
+        // The writer finishes every queued write, checkpoints and closes the file.
         let _ = tokio::task::spawn_blocking(move || {
+            db.jobs.write().unwrap_or_else(|p| p.into_inner()).take();
             for r in &db.readers {
                 lock(r).take();
             }
-            if let Some(conn) = lock(&db.writer).take() {
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-                    tracing::warn!(error = %e, "checkpoint at shutdown failed");
-                }
-                if let Err((_, e)) = conn.close() {
-                    tracing::warn!(error = %e, "closing the database failed");
-                }
+            if let Some(thread) = lock(&db.writer).take()
+                && thread.join().is_err()
+            {
+                tracing::error!("the database writer panicked");
             }
         })
         .await;
