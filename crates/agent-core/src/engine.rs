@@ -344,16 +344,18 @@ impl AgentCore {
         let _ = self.cmd.try_send(Cmd::SetFocused(focused));
     }
 
-    /// R9 presence: the screen was locked or unlocked, or the machine slept or resumed. With
-    /// `follow` (the agent's preference), lock and sleep make the agent unavailable and
-    /// unlock and resume restore what the agent and the schedule chose; a resume reconnects
-    /// at once either way.
+    /// R9 presence: the screen was locked or unlocked, the machine slept or resumed, or the
+    /// network came back. With `follow` (the agent's preference), lock and sleep make the
+    /// agent unavailable and unlock and resume restore what the agent and the schedule chose;
+    /// a resume or a network change reconnects at once either way (and never touches
+    /// availability).
     #[cfg(all(unix, not(target_os = "macos")))]
     pub fn presence(&self, signal: crate::presence::PresenceSignal, follow: bool) {
         use crate::presence::PresenceSignal;
         let (away, resumed) = match signal {
             PresenceSignal::ScreenLocked(locked) => (Some(locked), false),
             PresenceSignal::Sleeping(sleeping) => (Some(sleeping), !sleeping),
+            PresenceSignal::NetworkConnected => (None, true),
         };
         let away = if follow { away } else { None };
         let _ = self.cmd.try_send(Cmd::Presence { away, resumed });

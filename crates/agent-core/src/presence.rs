@@ -1,10 +1,11 @@
 //! R9 presence on Linux: screen lock (the session bus's `ScreenSaver.ActiveChanged`, as GNOME,
-//! KDE and others announce it) and suspend (logind's `PrepareForSleep` on the system bus).
+//! KDE and others announce it), suspend (logind's `PrepareForSleep` on the system bus) and the
+//! network coming back (NetworkManager's `StateChanged` on the system bus).
 //!
 //! [`watch`] turns those D-Bus signals into [`PresenceSignal`]s; the engine
 //! ([`crate::AgentCore::presence`]) makes the agent unavailable while locked or asleep when the
 //! agent asked for that, restores what the agent and the schedule chose afterwards, and
-//! reconnects at once after a resume.
+//! reconnects at once after a resume or when the network is connected again.
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -16,6 +17,30 @@ pub enum PresenceSignal {
     ScreenLocked(bool),
     /// The machine is about to sleep (`true`) or has resumed (`false`).
     Sleeping(bool),
+    /// The network became connected after having been something else (NetworkManager's
+    /// state reached `CONNECTED_SITE` or `CONNECTED_GLOBAL`). Reconnects at once; availability
+    /// is not touched.
+    NetworkConnected,
+}
+
+/// NetworkManager's bus name, object and interface (`StateChanged(u32)`, property `State`).
+const NETWORK_MANAGER: &str = "org.freedesktop.NetworkManager";
+const NETWORK_MANAGER_PATH: &str = "/org/freedesktop/NetworkManager";
+/// `NM_STATE_CONNECTED_SITE` and `NM_STATE_CONNECTED_GLOBAL`: a network the service may be
+/// reached on (`CONNECTED_LOCAL`, 50, has no route beyond the machine).
+const NM_STATE_CONNECTED_SITE: u32 = 60;
+const NM_STATE_CONNECTED_GLOBAL: u32 = 70;
+/// The longest the watcher waits for NetworkManager's current state at start.
+const NM_STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn nm_connected(state: u32) -> bool {
+    matches!(state, NM_STATE_CONNECTED_SITE | NM_STATE_CONNECTED_GLOBAL)
+}
+
+/// Whether NetworkManager going from `previous` (`None`: not known) to `state` means the
+/// network came back: connected now, and not connected before (site <-> global is no change).
+fn came_online(previous: Option<u32>, state: u32) -> bool {
+    nm_connected(state) && !previous.is_some_and(nm_connected)
 }
 
 /// Interfaces that announce a locked screen with `ActiveChanged(bool)`.
@@ -91,12 +116,19 @@ async fn watch_system(tx: mpsc::Sender<PresenceSignal>) {
     let conn = match zbus::Connection::system().await {
         Ok(c) => c,
         Err(e) => {
-            tracing::info!(error = %e, "presence: no system bus; suspend is not followed");
+            tracing::info!(
+                error = %e,
+                "presence: no system bus; suspend and network changes are not followed"
+            );
             return;
         }
     };
+    tokio::join!(watch_sleep(&conn, tx.clone()), watch_network(&conn, tx));
+}
+
+async fn watch_sleep(conn: &zbus::Connection, tx: mpsc::Sender<PresenceSignal>) {
     let stream = match rule("org.freedesktop.login1.Manager", "PrepareForSleep") {
-        Ok(r) => zbus::MessageStream::for_match_rule(r, &conn, None).await,
+        Ok(r) => zbus::MessageStream::for_match_rule(r, conn, None).await,
         Err(e) => Err(e),
     };
     let mut stream = match stream {
@@ -112,6 +144,91 @@ async fn watch_system(tx: mpsc::Sender<PresenceSignal>) {
             && tx.send(PresenceSignal::Sleeping(sleeping)).await.is_err()
         {
             return;
+        }
+    }
+}
+
+/// NetworkManager's `State` property now, if it answers (it is not on every machine).
+async fn nm_state(conn: &zbus::Connection) -> Option<u32> {
+    let call = conn.call_method(
+        Some(NETWORK_MANAGER),
+        NETWORK_MANAGER_PATH,
+        Some("org.freedesktop.DBus.Properties"),
+        "Get",
+        &(NETWORK_MANAGER, "State"),
+    );
+    let reply = match tokio::time::timeout(NM_STATE_WAIT, call).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "presence: NetworkManager's state is not known");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!("presence: NetworkManager did not tell its state");
+            return None;
+        }
+    };
+    let value = reply.body().deserialize::<zbus::OwnedVariant>().ok()?;
+    u32::try_from(&*value).ok()
+}
+
+async fn watch_network(conn: &zbus::Connection, tx: mpsc::Sender<PresenceSignal>) {
+    let stream = match zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .interface(NETWORK_MANAGER)
+        .path(NETWORK_MANAGER_PATH)
+        .member("StateChanged")
+        .build()
+    {
+        Ok(r) => zbus::MessageStream::for_match_rule(r, conn, None).await,
+        Err(e) => Err(e),
+    };
+    let mut stream = match stream {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "presence: cannot subscribe to NetworkManager");
+            return;
+        }
+    };
+    // Subscribed first, then asked: a change in between is not missed.
+    let mut previous = nm_state(conn).await;
+    while let Some(message) = stream.next().await {
+        let Ok(message) = message else { continue };
+        let Ok(state) = message.body().deserialize::<u32>() else {
+            tracing::debug!("presence: StateChanged without a u32");
+            continue;
+        };
+        let online = came_online(previous, state);
+        previous = Some(state);
+        if online {
+            tracing::info!(state, "presence: the network is connected again");
+            if tx.send(PresenceSignal::NetworkConnected).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_change_to_connected_from_something_else_is_coming_online() {
+        // Disconnected, connecting, local only -> site or global: back online.
+        for before in [None, Some(20), Some(40), Some(50)] {
+            assert!(came_online(before, 70), "{before:?} -> 70");
+            assert!(came_online(before, 60), "{before:?} -> 60");
+        }
+        // Site <-> global, or the same state again: no change of network.
+        for before in [Some(60), Some(70)] {
+            assert!(!came_online(before, 70), "{before:?} -> 70");
+            assert!(!came_online(before, 60), "{before:?} -> 60");
+        }
+        // Going down or only half-way is not coming online.
+        for state in [0, 10, 20, 30, 40, 50] {
+            assert!(!came_online(None, state));
+            assert!(!came_online(Some(70), state));
         }
     }
 }

@@ -657,3 +657,135 @@ fn a_locked_screen_makes_the_agent_unavailable_and_unlocking_restores_it() {
         },
     );
 }
+
+/// R9: the connection is re-established at once when the network comes back. The service is
+/// killed, the engine backs off (an hour at most in this test, and the drawn delay is checked
+/// to be at least a minute away), the service comes back, and NetworkManager's
+/// `StateChanged` reaching `CONNECTED_GLOBAL` on the (stand-in) system bus reconnects the
+/// engine well before its backoff would; availability is not touched.
+#[test]
+fn the_network_coming_back_reconnects_at_once() {
+    dbus::run("the_network_coming_back_reconnects_at_once", async {
+        use agent_core::backoff::Backoff;
+        use agent_core::presence;
+        use agent_core::{AgentCore, ApiClient, ConnectionStatus, CoreOptions, ServiceUrl};
+        use protocol::{AvailabilitySource, AvailabilityStatus};
+        use std::sync::Arc;
+
+        /// The backoff delay drawn after the loss must leave at least this long.
+        const FAR: Duration = Duration::from_secs(60);
+
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("chat.db");
+        common::create_agents(&db, 1).await;
+        let service = common::ServiceProcess::spawn(&db, "127.0.0.1:0".parse().expect("addr"));
+        let url = ServiceUrl::parse(&service.url()).expect("url");
+        let api = ApiClient::new(url.clone()).expect("client");
+        let (_api, login) = api
+            .login(&common::email(0), common::PASSWORD)
+            .await
+            .expect("login");
+        let mut options = CoreOptions::new(url, login.token);
+        options.backoff = Backoff {
+            base: Duration::from_secs(3600),
+            max: Duration::from_secs(3600),
+        };
+        let core = Arc::new(
+            AgentCore::start(options, Arc::new(agent_core::notifier::NoNotifier)).expect("core"),
+        );
+        let state = core
+            .wait_for(WAIT, |s| {
+                s.connection == ConnectionStatus::Connected
+                    && s.availability
+                        .as_ref()
+                        .is_some_and(|a| a.effective == AvailabilityStatus::Available)
+            })
+            .await
+            .expect("connected and available by schedule");
+        let connections =
+            |s: &agent_core::ClientState| s.resumed_connections + s.snapshot_connections;
+        let before = connections(&state);
+
+        // What the shell does (following the OS, so that a change of availability would show).
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        presence::watch(tx).expect("presence thread");
+        let forward = core.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(signal) = rx.recv().await {
+                forward.presence(signal, true);
+            }
+        });
+
+        // The service goes away; the engine backs off. A delay drawn under FAR (about 1 in 60
+        // with an hour's cap) is waited out: the next attempt fails too and draws again.
+        let addr = service.kill();
+        let state = core
+            .wait_for(FAR + WAIT, |s| match &s.connection {
+                ConnectionStatus::Reconnecting {
+                    next_attempt_at, ..
+                } => *next_attempt_at > chrono::Utc::now() + FAR,
+                _ => false,
+            })
+            .await
+            .expect("backing off for at least a minute");
+        let ConnectionStatus::Reconnecting {
+            next_attempt_at, ..
+        } = state.connection.clone()
+        else {
+            unreachable!("matched above")
+        };
+
+        // The service is reachable again, and the network says it is connected.
+        let _service = common::ServiceProcess::spawn(&db, addr);
+        let system = zbus::Connection::system()
+            .await
+            .expect("the stand-in system bus");
+        let network = |state: u32| {
+            let system = system.clone();
+            async move {
+                system
+                    .emit_signal(
+                        None::<&str>,
+                        "/org/freedesktop/NetworkManager",
+                        "org.freedesktop.NetworkManager",
+                        "StateChanged",
+                        &(state,),
+                    )
+                    .await
+                    .expect("emit StateChanged");
+            }
+        };
+        // The watcher subscribes on its own thread: repeat disconnected -> connected until it
+        // is heard, bounded by the wait (each pair heard is one immediate reconnect).
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let state = loop {
+            network(20).await; // NM_STATE_DISCONNECTED
+            network(70).await; // NM_STATE_CONNECTED_GLOBAL
+            let back = core
+                .wait_for(Duration::from_millis(200), |s| {
+                    s.connection == ConnectionStatus::Connected && connections(s) > before
+                })
+                .await;
+            if let Ok(state) = back {
+                break state;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the network coming back did not reconnect the engine: {:?}",
+                core.state().connection
+            );
+        };
+        assert!(
+            chrono::Utc::now() < next_attempt_at,
+            "reconnected before the backoff's attempt at {next_attempt_at}"
+        );
+        let availability = state.availability.as_ref().expect("availability");
+        assert_eq!(availability.effective, AvailabilityStatus::Available);
+        assert_eq!(availability.source, AvailabilitySource::Schedule);
+        assert_eq!(state.outbox_len, 0, "no availability change was queued");
+
+        core.stop().await;
+        drop(system);
+        forwarder.abort();
+    });
+}

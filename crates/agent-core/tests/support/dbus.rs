@@ -1,10 +1,12 @@
 //! A real, private desktop session for tests: a `dbus-daemon` session bus of its own, the
-//! python3-dbusmock notification server on it, and an unlocked gnome-keyring Secret Service.
+//! python3-dbusmock notification server on it, an unlocked gnome-keyring Secret Service, and a
+//! second `dbus-daemon` standing in for the system bus (where logind and NetworkManager speak).
 //!
 //! # How it works
 //!
 //! D-Bus clients (the notifier, the keyring crate) find the session bus through the process environment
-//! (`DBUS_SESSION_BUS_ADDRESS`), which must be set before anything touches D-Bus. Changing the
+//! (`DBUS_SESSION_BUS_ADDRESS`, and the system bus through `DBUS_SYSTEM_BUS_ADDRESS`), which
+//! must be set before anything touches D-Bus. Changing the
 //! environment of a running test process is `unsafe` in edition 2024 (and the workspace
 //! forbids unsafe code), so [`run`] re-runs the test in a child process of the test binary:
 //!
@@ -14,10 +16,12 @@
 //!    `gnome-keyring-daemon --foreground --unlock --components=secrets` (password on stdin)
 //!    on that bus, and waits until both own their names (`NameHasOwner`, polled with a bound);
 //! 2. it runs `<this test binary> <test name> --exact` with `HOME`, `XDG_*`,
-//!    `DBUS_SESSION_BUS_ADDRESS` and a marker variable set, bounded by a deadline;
+//!    `DBUS_SESSION_BUS_ADDRESS`, `DBUS_SYSTEM_BUS_ADDRESS` (the private stand-in, so the
+//!    machine's own logind or NetworkManager never reach a test) and a marker variable set,
+//!    bounded by a deadline;
 //! 3. in the child, [`run`] sees the marker and runs the test's body on a tokio runtime;
 //! 4. the parent checks the child ran exactly that one test and passed, prints its output,
-//!    and on drop of the [`Session`] kills the daemons (keyring, mock, then the bus) and
+//!    and on drop of the [`Session`] kills the daemons (keyring, mock, then the buses) and
 //!    removes the folder, also when the test failed (drop on unwind). Only a test process
 //!    killed with SIGKILL leaves them behind: they run with their working folder in
 //!    `/tmp/agent-inbox-session-*`, and the mock and the keyring exit once the bus is killed.
@@ -75,6 +79,8 @@ pub fn run<F: Future<Output = ()>>(name: &str, body: F) {
 pub struct Session {
     dir: tempfile::TempDir,
     address: String,
+    /// The bus standing in for the system bus.
+    system_address: String,
     children: Vec<(&'static str, Child)>,
 }
 
@@ -87,6 +93,7 @@ impl Session {
         let mut session = Session {
             dir,
             address: String::new(),
+            system_address: String::new(),
             children: Vec::new(),
         };
         for sub in [
@@ -100,7 +107,8 @@ impl Session {
             std::fs::create_dir_all(session.dir.path().join(sub)).expect("session folders");
         }
         set_mode_700(&session.dir.path().join("run"));
-        session.start_bus();
+        session.address = session.start_bus("dbus-daemon", "bus", "session");
+        session.system_address = session.start_bus("system dbus-daemon", "system-bus", "system");
         session.start_notification_mock();
         session.start_keyring();
         session
@@ -108,6 +116,10 @@ impl Session {
 
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    pub fn system_address(&self) -> &str {
+        &self.system_address
     }
 
     pub fn path(&self, sub: &str) -> PathBuf {
@@ -130,6 +142,12 @@ impl Session {
         ];
         if !self.address.is_empty() {
             env.push(("DBUS_SESSION_BUS_ADDRESS", self.address.clone().into()));
+        }
+        if !self.system_address.is_empty() {
+            env.push((
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                self.system_address.clone().into(),
+            ));
         }
         env
     }
@@ -164,30 +182,30 @@ impl Session {
         &mut self.children[last].1
     }
 
-    fn start_bus(&mut self) {
-        let socket = self.path("bus");
-        let config = self.path("bus.conf");
-        std::fs::write(&config, bus_config(&socket)).expect("bus config");
+    /// Starts a `dbus-daemon` listening on the socket `file` in the session folder and returns
+    /// its address. `kind` is the bus type its config names (`session` or `system`).
+    fn start_bus(&mut self, name: &'static str, file: &str, kind: &str) -> String {
+        let socket = self.path(file);
+        let config = self.path(&format!("{file}.conf"));
+        std::fs::write(&config, bus_config(&socket, kind)).expect("bus config");
+        let log = name.replace(' ', "-");
         let mut command = self.command("dbus-daemon");
         command
             .arg(format!("--config-file={}", config.display()))
             .args(["--nofork", "--print-address"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(self.log("dbus-daemon"));
-        let child = self.spawn("dbus-daemon", command);
+            .stderr(self.log(&log));
+        let child = self.spawn(name, command);
         // dbus-daemon prints its address once it listens; EOF means it failed.
         let stdout = child.stdout.take().expect("dbus-daemon stdout");
         let mut line = String::new();
         let _ = BufReader::new(stdout).read_line(&mut line);
         let address = line.trim().to_owned();
         if address.is_empty() {
-            panic!(
-                "dbus-daemon did not start: {}",
-                self.read_log("dbus-daemon").trim()
-            );
+            panic!("{name} did not start: {}", self.read_log(&log).trim());
         }
-        self.address = address;
+        address
     }
 
     fn start_notification_mock(&mut self) {
@@ -314,12 +332,12 @@ impl Drop for Session {
     }
 }
 
-fn bus_config(socket: &Path) -> String {
+fn bus_config(socket: &Path, kind: &str) -> String {
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
-  <type>session</type>
+  <type>{}</type>
   <listen>unix:path={}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
@@ -329,6 +347,7 @@ fn bus_config(socket: &Path) -> String {
   </policy>
 </busconfig>
 "#,
+        kind,
         socket.display()
     )
 }
