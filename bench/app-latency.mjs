@@ -31,6 +31,11 @@ const P7_RENDERS = num('P7_RENDERS', 5);
 const P7_ROWS = num('P7_ROWS', 3000);
 const P7_STEP_PX = num('P7_STEP_PX', 340);
 const ONLY = (process.env.BENCH_ONLY || 'p3,p7').split(',');
+// A variant of the app's environment, measured side by side (say BENCH_APP_ENV=
+// "WEBKIT_DISABLE_COMPOSITING_MODE=1"); its results go to p3<BENCH_SUFFIX>.json, p7<...>.json.
+const APP_ENV = Object.fromEntries((process.env.BENCH_APP_ENV || '').split(/\s+/).filter(Boolean)
+  .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const SUFFIX = process.env.BENCH_SUFFIX || '';
 const GRACE = { email: 'grace@example.com', password: 'demo1234' };
 const S = {
   inbox: 'nav[aria-label="Conversations"]',
@@ -54,7 +59,7 @@ function stats(xs) {
 
 async function launchSignedIn(service) {
   const app = await App.launch({
-    env: { AGENT_INBOX_URL: service.url, AGENT_INBOX_EMAIL: GRACE.email, AGENT_INBOX_PASSWORD: GRACE.password },
+    env: { ...APP_ENV, AGENT_INBOX_URL: service.url, AGENT_INBOX_EMAIL: GRACE.email, AGENT_INBOX_PASSWORD: GRACE.password },
   });
   try {
     await app.waitFor(S.inbox, 'the inbox');
@@ -171,6 +176,7 @@ async function p3() {
     const lat = (at, off = offset) => Object.keys(sent).map((k) => (at[k] === undefined ? undefined : at[k] - off - sent[k]));
     const result = {
       bench: 'app-p3',
+      app_env: APP_ENV,
       app_bin: APP_BIN,
       service_bin: SERVICE_BIN,
       messages: P3_MESSAGES,
@@ -185,7 +191,7 @@ async function p3() {
       // Subtracted from the webview's instants above (the mean of the two).
       clock_offset_webview_minus_node: { before: offsetBefore, after: offsetAfter, applied_ms: r3(offset) },
     };
-    writeFileSync(join(OUT, 'p3.json'), JSON.stringify(result) + '\n');
+    writeFileSync(join(OUT, `p3${SUFFIX}.json`), JSON.stringify(result) + '\n');
     console.error(`p3: sent -> rendered ${JSON.stringify(result.sent_to_rendered)}; at socket ${JSON.stringify(result.sent_to_service_event_at_socket)}`);
     await app.screenshot('bench-p3-chat').catch(() => {});
   } finally {
@@ -262,10 +268,9 @@ async function p7() {
 
     // Scrolling: P7_STEP_PX per frame until P7_ROWS rows went by.
     console.error(`p7: scrolling ${P7_ROWS} rows, ${P7_STEP_PX} px per frame`);
-    const scroll = await app.req('POST', '/execute/async', {
-      args: [P7_ROWS, P7_STEP_PX, S.rows],
-      script: `const done = arguments[arguments.length - 1];
-        const [targetRows, step, sel] = arguments;
+    // Started in the page and polled: it outlasts one WebDriver request.
+    await app.exec(`const [targetRows, step, sel] = arguments;
+        const done = (r) => { window.__p7scroll = r; };
         const vp = document.querySelector(sel);
         const rowH = vp.querySelector('[role=option]').offsetHeight;
         const deltas = [];
@@ -287,13 +292,15 @@ async function p7() {
           vp.scrollTop = vp.scrollTop + step;
           requestAnimationFrame(frame);
         }
-        requestAnimationFrame(frame);`,
-    });
+        requestAnimationFrame(frame);`, P7_ROWS, P7_STEP_PX, S.rows);
+    await until(() => app.exec('return !!window.__p7scroll;'), `${P7_ROWS} rows scrolled`, 660_000, 2000);
+    const scroll = await app.exec('return window.__p7scroll;');
     await app.screenshot('bench-p7-scrolled').catch(() => {});
     const { deltas, waiting, ...rest7 } = scroll;
     const moving = deltas.filter((_, i) => !waiting[i]);
     const result = {
       bench: 'app-p7',
+      app_env: APP_ENV,
       app_bin: APP_BIN,
       service_bin: SERVICE_BIN,
       conversations_seeded: Number(process.env.P7_SEEDED || 0),
@@ -315,7 +322,7 @@ async function p7() {
         worst_frames_ms: [...deltas].sort((a, b) => b - a).slice(0, 10).map(r3),
       },
     };
-    writeFileSync(join(OUT, 'p7.json'), JSON.stringify(result) + '\n');
+    writeFileSync(join(OUT, `p7${SUFFIX}.json`), JSON.stringify(result) + '\n');
     console.error(`p7: first page ${JSON.stringify(rest)}; first render ${JSON.stringify(result.first_render.frame)}; ` +
       `frames ${JSON.stringify(result.scroll.frames)} over 50 ms: ${result.scroll.frames_over_50ms}`);
   } finally {

@@ -7,7 +7,8 @@
 # times while scrolling). What is measured, and how: bench/app-latency.mjs.
 # Environment: AGENT_INBOX_BIN, CHAT_SERVICE_BIN (binaries to measure; default target/release),
 # P3_MESSAGES, P3_GAP_MS, P7_CONVERSATIONS, P7_REQUESTS, P7_RENDERS, P7_ROWS, P7_STEP_PX
-# (defaults by mode below), BENCH_ONLY=p3|p7.
+# (defaults by mode below), BENCH_ONLY=p3|p7; BENCH_APP_ENV="VAR=value ..." launches the app with
+# those variables (a variant measured side by side) and BENCH_SUFFIX names its files p3SUFFIX.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
