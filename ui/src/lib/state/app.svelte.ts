@@ -95,10 +95,15 @@ export class AppStore {
    *  after the list was loaded on top (they are the newest). */
   get listItems(): ConversationSummary[] {
     if (this.scope === 'active') return this.activeItems;
-    const live = new Map(this.client.chats.map((c) => [c.summary.id, c.summary]));
-    const listed = new Set(this.pager.items.map((s) => s.id));
-    const fresh = this.activeItems.filter((s) => !listed.has(s.id));
-    const items = this.pager.items.map((s) => live.get(s.id) ?? s);
+    // Runs on every pushed state: costs the live chats, not the loaded rows (P7, issue 5).
+    let items = this.pager.items;
+    for (const { summary } of this.client.chats) {
+      const i = this.pager.indexOf(summary.id);
+      if (i < 0 || items[i] === summary) continue;
+      if (items === this.pager.items) items = items.slice();
+      items[i] = summary;
+    }
+    const fresh = this.activeItems.filter((s) => this.pager.indexOf(s.id) < 0);
     return fresh.length ? [...fresh, ...items] : items;
   }
 

@@ -14,6 +14,9 @@ export class ConversationPager {
   query = $state('');
   private cursor: string | null = null;
   private generation = 0;
+  /** Position of each listed conversation in `items` (not reactive: it follows `items`), so a
+   *  page appends and a lookup costs what they touch, not the length of a 100,000-row list. */
+  private index = new Map<number, number>();
 
   constructor(
     private backend: Backend,
@@ -26,6 +29,7 @@ export class ConversationPager {
     this.query = query;
     this.cursor = null;
     this.items = [];
+    this.index = new Map();
     this.done = false;
     this.error = null;
     this.loading = false;
@@ -40,8 +44,13 @@ export class ConversationPager {
       const q = this.query.trim();
       const page = await this.backend.listConversations('all', q === '' ? null : q, this.cursor, this.pageSize);
       if (gen !== this.generation) return;
-      const seen = new Set(this.items.map((c) => c.id));
-      this.items = this.items.concat(page.items.filter((c) => !seen.has(c.id)));
+      const fresh: ConversationSummary[] = [];
+      for (const c of page.items) {
+        if (this.index.has(c.id)) continue;
+        this.index.set(c.id, this.items.length + fresh.length);
+        fresh.push(c);
+      }
+      this.items = this.items.concat(fresh);
       this.cursor = page.next_cursor ?? null;
       this.done = !page.next_cursor;
     } catch (e) {
@@ -51,9 +60,14 @@ export class ConversationPager {
     }
   }
 
+  /** Where a conversation is listed (-1: not loaded). */
+  indexOf(id: number): number {
+    return this.index.get(id) ?? -1;
+  }
+
   /** Replaces a listed conversation in place (unread count read, chat ended…). */
   patch(summary: ConversationSummary) {
-    const i = this.items.findIndex((c) => c.id === summary.id);
+    const i = this.indexOf(summary.id);
     if (i < 0) return;
     const next = this.items.slice();
     next[i] = summary;
