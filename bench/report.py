@@ -112,7 +112,23 @@ for daemon in ("dunst", "dbusmock"):
 if (p2.get("dbusmock") or {}).get("reconnect_ms") is not None:
     row("", "  engine reconnect after kill -9 + restart", fmt(p2["dbusmock"]["reconnect_ms"], "ms"), "", "", "")
 
-row("P3", "app vs Chromium (startup, latency)", "not yet measured", "", "", "")
+# P3 (bench/app-latency.sh): the real app under Xvfb
+p3 = load("p3.json") or {}
+r3 = p3.get("sent_to_rendered") or {}
+if r3.get("n"):
+    p99 = r3["p99_ms"]
+    row("P3", f"visitor message sent -> rendered in the app's chat ({r3['n']}/{p3.get('messages')} messages, "
+        f"{p3.get('gap_ms')} ms apart; release app, WebKitGTK under Xvfb)",
+        f"p50 {fmt(r3.get('p50_ms'), 'ms', 2)}, p99 {fmt(p99, 'ms', 2)}, max {fmt(r3.get('max_ms'), 'ms', 2)}",
+        "p99 <= 50 ms", f"p99 {p99 / FLOOR_WS_RTT_P99_MS:.0f}x of 0.15 ms WS RTT", "pass" if p99 <= 50 else "miss")
+    for key, what in (("sent_to_service_event_at_socket", "sent -> the service's event at a client socket"),
+                      ("sent_to_engine_event_in_webview", "sent -> the engine's event in the webview"),
+                      ("sent_to_dom", "sent -> text in the DOM (before the frame)")):
+        s3 = p3.get(key) or {}
+        if s3.get("n"):
+            row("", f"  of which {what}", f"p50 {fmt(s3.get('p50_ms'), 'ms', 2)}, p99 {fmt(s3.get('p99_ms'), 'ms', 2)}", "", "", "")
+else:
+    row("P3", "visitor message sent -> rendered in the app", "failed", "p99 <= 50 ms", "–", "no data")
 
 # P4
 for path in sorted(glob.glob(os.path.join(res_dir, "p4-*.json")), key=lambda p: int(re.findall(r"\d+", os.path.basename(p))[-1])):
@@ -158,7 +174,32 @@ if (p16_app.get("cold_start_ms") or {}).get("median") and (p16_chr.get("cold_sta
         f"{a['median'] / c['median']:.2f}x of Chromium", "pass" if ok else "miss")
 else:
     row("P6", "cold start, app vs Chromium --app", "failed", "<= 1 s and faster than Chromium", "–", "no data")
-row("P7", "app vs Chromium", "not yet measured", "", "", "")
+# P7 (bench/app-latency.sh): a database with 100,000 more conversations
+p7 = load("p7.json") or {}
+seeded = p7.get("conversations_seeded") or 0
+for fp in p7.get("first_page") or []:
+    if fp.get("n"):
+        row("P7", f"first page from the service, {fmt(seeded)} conversations (GET scope=all, limit {fp['limit']}"
+            f"{', the app' if fp['limit'] == 100 else ', the default'}; {fp['n']} requests)",
+            f"p50 {fmt(fp.get('p50_ms'), 'ms', 2)}, p99 {fmt(fp.get('p99_ms'), 'ms', 2)}, max {fmt(fp.get('max_ms'), 'ms', 2)}",
+            "first page <= 50 ms", "no floor", "pass" if fp["p99_ms"] <= 50 else "miss")
+fr = (p7.get("first_render") or {}).get("frame") or {}
+if fr.get("n"):
+    row("P7", f"the app's first render of the list (\"All\" clicked -> first page painted; {fr['n']} runs)",
+        f"p50 {fmt(fr.get('p50_ms'), 'ms')}, max {fmt(fr.get('max_ms'), 'ms')} (launch -> inbox {fmt(p7.get('launch_to_inbox_ms'), 'ms')})",
+        "report", "", "reported")
+sc = p7.get("scroll") or {}
+fs = sc.get("frames") or {}
+if fs.get("n"):
+    over = sc.get("frames_over_50ms", 0)
+    row("P7", f"frame times scrolling the list through {fmt(sc.get('rows_scrolled'))} rows "
+        f"({sc.get('step_px')} px per frame, {fmt(sc.get('rows_loaded'))} rows loaded page by page)",
+        f"p50 {fmt(fs.get('p50_ms'), 'ms', 1)}, p99 {fmt(fs.get('p99_ms'), 'ms', 1)}, max {fmt(fs.get('max_ms'), 'ms', 1)}; "
+        f"{over} of {fs['n']} frames over 50 ms",
+        "no frame over 50 ms", f"max {fs['max_ms'] / (1000 / 60):.1f}x of a 60 Hz frame", "pass" if over == 0 else "miss")
+if not p7:
+    row("P7", "100,000 conversations: first page; first render and frames while scrolling", "failed",
+        "first page <= 50 ms; no frame over 50 ms", "–", "no data")
 
 # P8
 p8 = load("p8.json") or {}
@@ -252,6 +293,13 @@ md.append("- **P2**: a visitor (`bench/offers.mjs`) sends `start_chat` one chat 
           "`agent-inbox-cli --notify watch` (the app's engine and notifier, one kept bus connection). `dbus-monitor` "
           "timestamps the `Notify` call and the daemon's method return; latency = return time - `start_chat` send time. "
           "Daemons: `dunst` 1.9 under Xvfb (the goal's daemon) and python3-dbusmock's notification template (reference).")
+md.append("- **P3** (`bench/app-latency.sh`, `bench/app-latency.mjs`): the release app (`target/release/agent-inbox`, "
+          "WebKitGTK) under Xvfb, driven by tauri-driver as in `tests/e2e`, signed in as grace, accepts a chat in its "
+          "window; a raw WebSocket visitor sends N messages 100 ms apart. A MutationObserver installed in the webview "
+          "over WebDriver stamps each text's arrival in the chat's DOM, and the animation frame after it (the frame that "
+          "paints it); latency = that frame - the visitor's send, both `performance.timeOrigin + performance.now()` on "
+          "the same machine clock (the offset between the two is measured and recorded). Splits: a second socket of "
+          "grace stamps the service's `message` event; a `core://event` listener in the webview stamps the engine's event.")
 md.append("- **P4**: N sockets opened 256 at a time from 127.0.0.2-9 (each source address has its own ephemeral ports): "
           "even ones are agent sockets (4 demo agents logged in once, each holding N/8 sockets, `hello` -> `ready`), odd "
           "ones visitor sockets (one session each, `hello` -> `welcome`). After all are open and 3 s of quiet: VmRSS and "
@@ -262,6 +310,12 @@ md.append("- **P5**: agents (copies of the demo agent, one socket each, max 10 l
           "received by agents + agent->visitor messages received by visitors in the measured window (after a 3 s warm-up). "
           "Cores = service CPU time (utime+stime, /proc/PID/stat) / wall time. Latency = send -> received at the other "
           "end, both directions.")
+md.append("- **P7** (`bench/app-latency.sh`): the demo database plus 100,000 ended conversations (each with its own "
+          "visitor and two messages; `bench/seed-conversations.sql`, straight SQL). First page: `GET "
+          "/api/v1/conversations?scope=all` on one kept-alive connection, after 10 warm-up requests. In the release app: "
+          "\"All\" clicked -> first rows in the DOM -> the next animation frame, from Active each time; then a script "
+          "scrolls the virtual list by a fixed step every animation frame (pages of 100 load as it goes) and records every "
+          "frame's duration (requestAnimationFrame deltas).")
 md.append("- **P8**: all visitors connect and say `hello` first, then send `start_chat` at the same instant; 4 demo agents "
           "(max 1,000 live chats) accept every offer the moment it arrives. Request -> offer = `start_chat` sent -> the "
           "offer event read by the agent; offers/s = offers / time from the burst to the last offer.")
@@ -274,6 +328,11 @@ md.append("- The side-by-side round-trip floor depends on whether the vCPUs are 
 md.append("- P4 at 20,000 and 50,000 sockets cannot run here: the service and the load generator each need one fd per "
           "socket and the hard open-file limit is 20,000 without CAP_SYS_RESOURCE; full mode measures the largest count "
           "that fits instead. On a host, raise `ulimit -Hn` (or `LimitNOFILE=`) and it runs as is.")
+md.append("- P3 and P7 run the app's WebKitGTK under Xvfb, where WebKit composites with Mesa's software GL "
+          "(llvmpipe): in `perf`, most of the web process's time is llvmpipe's compiled rasteriser, and the frames "
+          "depend on the machine's load more than on the page. `BENCH_APP_ENV=\"WEBKIT_DISABLE_COMPOSITING_MODE=1\" "
+          "BENCH_SUFFIX=-nocomp bench/app-latency.sh DIR` measures the app without compositing side by side. P3's "
+          "service part (the event at a client socket) is in the same run, so its share of the latency shows.")
 md.append("- `BENCH_SERVICE_BIN=/path/to/chat-service bench/run.sh` measures another build with the same load generators "
           "(to check a proposed change side by side).\n")
 md.append("## Raw results\n")

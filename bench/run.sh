@@ -127,6 +127,11 @@ if [ "$MODE" = quick ]; then P1_IDLE_SECS=60 P6_LAUNCHES=3; else P1_IDLE_SECS=60
 echo "== P1/P6: app vs Chromium --app, idle $P1_IDLE_SECS s, $P6_LAUNCHES cold starts each" >&2
 P1_IDLE_SECS=$P1_IDLE_SECS P6_LAUNCHES=$P6_LAUNCHES bench/app-vs-chromium.sh "$RES" >/dev/null || echo "P1/P6 failed" >&2
 
+# ---- P3 and P7: the real app (release build) under Xvfb over WebDriver (bench/app-latency.sh)
+echo "== P3/P7: visitor message -> rendered in the app; 100,000 conversations" >&2
+APP_QUICK=; [ "$MODE" = quick ] && APP_QUICK=--quick
+CHAT_SERVICE_BIN="$(realpath "$SERVICE")" timeout 1800 bench/app-latency.sh "$RES" $APP_QUICK || echo "P3/P7 failed" >&2
+
 # ---- table and BENCHMARKS.md
 python3 bench/report.py "$RES" "$MODE" "$COMMAND" "$FD_LIMIT" > "$WORK/table.txt" && cat "$WORK/table.txt"
 rm -rf target/bench-results && cp -r "$RES" target/bench-results   # raw results, kept for a look
