@@ -275,17 +275,22 @@ async function p7() {
         const rowH = vp.querySelector('[role=option]').offsetHeight;
         const deltas = [];
         const waiting = [];
+        const slow = []; // frames over 50 ms: where they fell (a page just appended?)
         let last = null; let lastTop = -1;
         const t0 = performance.now();
         const loaded = () => Math.round(vp.firstElementChild.offsetHeight / rowH);
         const startRows = loaded();
         function frame(ts) {
-          if (last !== null) { deltas.push(ts - last); waiting.push(vp.scrollTop === lastTop); }
+          if (last !== null) {
+            deltas.push(ts - last);
+            waiting.push(vp.scrollTop === lastTop);
+            if (ts - last > 50) slow.push({ ms: ts - last, frame: deltas.length, row: Math.floor(vp.scrollTop / rowH), rows_loaded: loaded() });
+          }
           last = ts;
           lastTop = vp.scrollTop;
           const rows = vp.scrollTop / rowH;
           if (rows >= targetRows || performance.now() - t0 > 600000) {
-            done({ deltas, waiting, rows_scrolled: Math.floor(rows), rows_loaded: loaded(), rows_loaded_at_start: startRows,
+            done({ deltas, waiting, slow_frames: slow, rows_scrolled: Math.floor(rows), rows_loaded: loaded(), rows_loaded_at_start: startRows,
               row_height_px: rowH, viewport_px: vp.clientHeight, seconds: (performance.now() - t0) / 1000 });
             return;
           }
@@ -297,6 +302,7 @@ async function p7() {
     const scroll = await app.exec('return window.__p7scroll;');
     await app.screenshot('bench-p7-scrolled').catch(() => {});
     const { deltas, waiting, ...rest7 } = scroll;
+    rest7.slow_frames = (rest7.slow_frames || []).map((f) => ({ ...f, ms: r3(f.ms) }));
     const moving = deltas.filter((_, i) => !waiting[i]);
     const result = {
       bench: 'app-p7',
