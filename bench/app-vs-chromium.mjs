@@ -23,7 +23,7 @@
 // the two sides, the app's idle PSS once more per variant with those variables (WebKit knobs
 // such as WEBKIT_DISABLE_DMABUF_RENDERER), to see where the app's memory goes.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +40,10 @@ const LAUNCHES = Number(process.env.LAUNCHES || 5);
 const LIVE_CHATS = Number(process.env.LIVE_CHATS || 10);
 const PSS_TREE = process.env.PSS_TREE || '/work/shared/tools/pss-tree';
 const OUT = process.env.OUT;
+// Mapped by every WebKitGTK process and by every Chromium process: another instance running on
+// the machine (a test, another bench) shares their pages and lowers the measured PSS.
+const WEBKIT_LIB = 'libwebkit2gtk-4.1.so';
+const CHROMIUM_LIB = '/usr/lib/chromium/chromium';
 const LOGIN = { AGENT_INBOX_URL: SERVICE_URL, AGENT_INBOX_EMAIL: 'grace@example.com', AGENT_INBOX_PASSWORD: 'demo1234' };
 const MARK = `(() => { const m = performance.getEntriesByName('agent-inbox:inbox')[0]; return m ? performance.timeOrigin + m.startTime : 0; })()`;
 // The inbox as the agent sees it: connected, the live chats listed.
@@ -65,14 +69,58 @@ function summary(values) {
   return { runs: values, median: s[Math.floor((s.length - 1) / 2)], max: s[s.length - 1], min: s[0] };
 }
 
-async function pss(pid) {
+/** Where a process's PSS is, by kind of mapping (from /proc/PID/smaps), largest first, in MiB. */
+function breakdown(pid) {
+  let text;
+  try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { return {}; }
+  const by = {};
+  let kind = null;
+  for (const line of text.split('\n')) {
+    const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/);
+    if (head) {
+      const name = head[1].trim();
+      kind = name === '' ? 'anonymous' : name.startsWith('[') ? name
+        : /\.so(\.|$)/.test(name) ? 'shared libraries' : name.startsWith('/memfd:') ? `memfd:${name.slice(7).split(' ')[0]}`
+        : name.startsWith('/dev/') ? name : 'other files';
+      continue;
+    }
+    const m = kind && line.match(/^Pss:\s+(\d+) kB/);
+    if (m) by[kind] = (by[kind] || 0) + Number(m[1]);
+  }
+  return Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v / 102.4) / 10]));
+}
+
+/** USS (private pages, which no other process changes) of one process, in KiB. */
+function uss(pid) {
+  try {
+    const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    return ['Private_Clean', 'Private_Dirty'].reduce((a, k) => a + Number(t.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1] || 0), 0);
+  } catch { return 0; }
+}
+
+/** Processes outside `pids` that map `file`: they share its pages, so the PSS of `pids` is lower. */
+function othersMapping(file, pids) {
+  const others = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || pids.has(Number(d))) continue;
+    try {
+      if (readFileSync(`/proc/${d}/maps`, 'utf8').includes(file)) others.push(`${d} ${readFileSync(`/proc/${d}/comm`, 'utf8').trim()}`);
+    } catch { /* gone, or not ours to read */ }
+  }
+  return others;
+}
+
+async function pss(pid, sharedFile = null) {
   const { stdout } = await run(PSS_TREE, [String(pid)]);
   const processes = stdout.trim().split('\n').filter((l) => /pss=/.test(l) && !l.startsWith('total')).map((l) => {
     const m = l.trim().match(/^(\d+)\s+(.*?)\s+pss=\s*(\d+) KiB rss=\s*(\d+) KiB/);
-    return m ? { pid: Number(m[1]), comm: m[2], pss_kib: Number(m[3]), rss_kib: Number(m[4]) } : null;
+    return m ? { pid: Number(m[1]), comm: m[2], pss_kib: Number(m[3]), rss_kib: Number(m[4]), pss_by_mapping_mib: breakdown(Number(m[1])) } : null;
   }).filter(Boolean);
   const total = processes.reduce((a, p) => a + p.pss_kib, 0);
-  return { pss_mib: Math.round((total / 1024) * 10) / 10, rss_mib: Math.round(processes.reduce((a, p) => a + p.rss_kib, 0) / 102.4) / 10, processes, text: stdout.trim() };
+  for (const p of processes) p.uss_kib = uss(p.pid);
+  const others = sharedFile ? othersMapping(sharedFile, new Set(processes.map((p) => p.pid))) : [];
+  if (others.length) console.log(`note: ${others.length} other processes map ${sharedFile} (their share lowers this PSS): ${others.join(', ')}`);
+  return { uss_mib: Math.round(processes.reduce((a, p) => a + p.uss_kib, 0) / 102.4) / 10, others_sharing: others, pss_mib: Math.round((total / 1024) * 10) / 10, rss_mib: Math.round(processes.reduce((a, p) => a + p.rss_kib, 0) / 102.4) / 10, processes, text: stdout.trim() };
 }
 
 const idle = (what) => {
@@ -186,7 +234,7 @@ try {
   // P1, the app: the last launch, once it shows the live chats.
   await app.app.waitScript(`return ${SHOWS_CHATS};`, `the app showing ${LIVE_CHATS} live chats, connected`);
   await idle('app');
-  const appMem = await pss(app.pid);
+  const appMem = await pss(app.pid, WEBKIT_LIB);
   console.log(appMem.text);
   await app.app.quit();
   result.app = {
@@ -224,7 +272,7 @@ try {
   await until(() => last.page.eval(SHOWS_CHATS), `Chromium showing ${LIVE_CHATS} live chats, connected`);
   last.page.close(); // no DevTools client attached while idle
   await idle('chromium');
-  const chromeMem = await pss(last.pid);
+  const chromeMem = await pss(last.pid, CHROMIUM_LIB);
   const bridgeMem = await pss(last.bridge.child.pid);
   console.log(chromeMem.text);
   console.log(bridgeMem.text);
@@ -247,7 +295,7 @@ try {
     const v = await launchApp(env);
     await v.app.waitScript(`return ${SHOWS_CHATS};`, `the app (${name}) showing ${LIVE_CHATS} live chats`);
     await idle(`app with ${name}`);
-    const mem = await pss(v.pid);
+    const mem = await pss(v.pid, WEBKIT_LIB);
     console.log(`${name}: ${mem.text}`);
     await v.app.quit();
     (result.app_variants ??= {})[name] = { env, cold_start_ms: Math.round(v.ms), ...mem, text: undefined };

@@ -102,6 +102,8 @@ pub fn build<R: Runtime>(
             }
             follow_presence(app.handle().clone());
             // Sign in at start: the keychain session, or the demo agent from the environment.
+            // The window's first question (session_restore) waits for the outcome.
+            app.state::<Session>().expect_sign_in_at_start();
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 handle.state::<Session>().sign_in_at_start().await;
@@ -151,8 +153,35 @@ fn check_notifications() -> Option<String> {
     }
 }
 
+/// WebKitGTK's DMABUF renderer (accelerated compositing through GBM and Mesa) costs the web
+/// process about 100 MiB at idle, for a window that needs no GPU: the whole app is 333 MiB PSS
+/// with it and 234 MiB without (bench/app-vs-chromium.sh, issue 5 P1). WebKit reads the
+/// variable once, before any window exists, and setting it in-process needs `unsafe` (forbidden
+/// here), so the app re-executes itself once with it set. An explicit
+/// `WEBKIT_DISABLE_DMABUF_RENDERER` (any value) or `AGENT_INBOX_GPU=1` keeps WebKit's choice.
+#[cfg(target_os = "linux")]
+fn without_dmabuf_renderer() {
+    use std::os::unix::process::CommandExt;
+    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+    if std::env::var_os(VAR).is_some()
+        || std::env::var_os("AGENT_INBOX_GPU").is_some_and(|v| v == "1")
+    {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(VAR, "1")
+        .exec();
+    eprintln!("agent-inbox: cannot re-execute with {VAR}=1 ({err}); WebKit picks its renderer");
+}
+
 /// Runs the desktop app.
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    without_dmabuf_renderer();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {

@@ -50,6 +50,9 @@ pub struct Session {
     notifier: Arc<dyn Notifier>,
     on_start: OnStart,
     check_notifications: Option<NotificationCheck>,
+    /// False while the sign-in at start runs: [`Session::restore`] (the window asking whether
+    /// anyone is signed in) waits for it instead of answering "nobody" too early.
+    started: tokio::sync::watch::Sender<bool>,
 }
 
 fn keychain<T: Send + 'static>(
@@ -80,7 +83,14 @@ impl Session {
             notifier,
             on_start,
             check_notifications,
+            started: tokio::sync::watch::channel(true).0,
         }
+    }
+
+    /// Says that [`Session::sign_in_at_start`] is about to run (call it before the window can
+    /// ask), so that [`Session::restore`] waits for its outcome.
+    pub fn expect_sign_in_at_start(&self) {
+        self.started.send_replace(false);
     }
 
     pub fn preferences(&self) -> crate::Result<Preferences> {
@@ -145,7 +155,15 @@ impl Session {
     }
 
     /// Signs in with the token kept in the keychain for the remembered service and email.
+    /// While the sign-in at start runs, waits for it first (its session is then the answer).
     pub async fn restore(&self) -> crate::Result<Option<SessionInfo>> {
+        let mut started = self.started.subscribe();
+        // The sender lives in `self`, so this cannot fail.
+        let _ = started.wait_for(|done| *done).await;
+        self.restore_now().await
+    }
+
+    async fn restore_now(&self) -> crate::Result<Option<SessionInfo>> {
         if let Some(r) = self.running.lock().await.as_ref() {
             return Ok(Some(r.info.clone()));
         }
@@ -234,7 +252,13 @@ impl Session {
     /// `AGENT_INBOX_PASSWORD` from the environment (the README's run command uses them for the
     /// demo agent). Failures are logged; the window then shows the login screen.
     pub async fn sign_in_at_start(&self) {
-        match self.restore().await {
+        self.started.send_replace(false);
+        self.sign_in_from_keychain_or_environment().await;
+        self.started.send_replace(true);
+    }
+
+    async fn sign_in_from_keychain_or_environment(&self) {
+        match self.restore_now().await {
             Ok(Some(info)) => {
                 tracing::info!(agent = %info.email, "signed in from the keychain");
                 return;
@@ -294,4 +318,44 @@ fn free_path(dir: &Path, conversation_id: ConversationId) -> PathBuf {
         path = dir.join(format!("conversation-{conversation_id} ({n}).txt"));
     }
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notifier::NoNotifier;
+
+    #[tokio::test]
+    async fn restore_waits_for_the_sign_in_at_start() {
+        if std::env::var_os("AGENT_INBOX_URL").is_some() {
+            return; // this test needs no sign-in from the environment
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let session = Arc::new(Session::new(
+            ConfigFile::new(dir.path().join("config.json")),
+            dir.path().join("data"),
+            Arc::new(NoNotifier),
+            Box::new(|_| Vec::new()),
+            None,
+        ));
+        // Nobody signing in at start: answered at once.
+        assert!(session.restore().await.expect("restore").is_none());
+
+        session.expect_sign_in_at_start();
+        let s = session.clone();
+        let asked = tokio::spawn(async move { s.restore().await });
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !asked.is_finished(),
+            "restore answered before the sign-in at start ended"
+        );
+        session.sign_in_at_start().await;
+        let answer = asked.await.expect("joined").expect("restore");
+        assert!(
+            answer.is_none(),
+            "nothing remembered, nothing in the environment"
+        );
+    }
 }
