@@ -48,6 +48,7 @@ const INJECTIONS = [
   '<img src=x onerror="window.__pwned=1">',
   '<script>window.__pwned=1</script>',
   '<svg onload="window.__pwned=1">',
+  '<iframe srcdoc="<script>parent.__pwned=1</script>"></iframe>',
 ];
 
 const tag = () => randomUUID().slice(0, 6);
@@ -296,15 +297,34 @@ test('offer, accept, chat both ways, lists, visitor panel, history, calendar boo
 }));
 
 test('visitor-supplied markup renders as plain text', { timeout: 180_000 }, (t) => scenario(t, 'injection', async (ctx) => {
-  const service = ctx.service = await startService();
+  // The service's database is the test's own: the fields a visitor session cannot set (job
+  // title, phone, CRM status; a CRM would fill them) are written into it directly.
+  const db = join(mkdtempSync(join(WORK, 'injection-db-')), 'chat.db');
+  const service = ctx.service = await startService({ db });
   ctx.defer(() => service.stop());
   const app = ctx.app = await launchSignedIn(service);
   ctx.defer(() => app.quit());
 
   const name = INJECTIONS[0];
   const first = `${INJECTIONS[1]} ${tag()}`;
-  const visitor = await RawVisitor.start(service, { name, text: first });
+  // Every visitor field carries a payload; the email one passes the service's email check.
+  const fields = {
+    Name: name,
+    Email: `${INJECTIONS[0]}@example.com`,
+    'Job title': INJECTIONS[1],
+    Phone: INJECTIONS[2],
+    'CRM status': INJECTIONS[3],
+  };
+  const visitor = await RawVisitor.start(service, { name, email: fields.Email });
   ctx.defer(() => visitor.close());
+  const visitorId = visitor.welcome.visitor.id;
+  assert.equal(visitor.welcome.visitor.email, fields.Email, 'the service kept the email payload as given');
+  await run('/usr/bin/python3', ['-c', `import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+n = db.execute('UPDATE visitors SET job_title = ?, phone = ?, crm_status = ? WHERE id = ?', sys.argv[2:6]).rowcount
+db.commit()
+sys.exit(0 if n == 1 else 3)`, db, fields['Job title'], fields.Phone, fields['CRM status'], String(visitorId)]);
+  visitor.send({ type: 'start_chat', id: randomUUID(), text: first });
   await app.waitScript(`return document.querySelector('#offer-title')?.textContent === arguments[0];`, 'the banner with the markup name', STEP_MS, name);
   await app.click(S.accept, 'Accept');
   await visitor.waitFor((f) => f.type === 'agent_joined', 'agent_joined');
@@ -314,6 +334,18 @@ test('visitor-supplied markup renders as plain text', { timeout: 180_000 }, (t) 
     const m = await transcript(app);
     return INJECTIONS.every((x) => m.some((line) => line.startsWith(x)));
   }, 'every payload in the transcript as text');
+
+  // The visitor panel shows what the service says of the visitor: wait until it is every field.
+  const panelRows = `return Object.fromEntries([...document.querySelectorAll('aside[aria-label="Visitor details"] dl > div')]
+      .map((d) => [d.querySelector('dt').textContent.trim(), { text: d.querySelector('dd').textContent, elements: d.querySelector('dd').children.length }]));`;
+  await app.waitScript(`const rows = (() => { ${panelRows} })(); const want = arguments[0];
+    return Object.keys(want).every((k) => rows[k]?.text === want[k]);`, 'every visitor field in the panel', STEP_MS, fields)
+    .catch(async (err) => { throw new Error(`${err.message}; panel: ${JSON.stringify(await app.exec(panelRows))}`); });
+  const panel = await app.exec(panelRows);
+  for (const [label, payload] of Object.entries(fields)) {
+    assert.equal(panel[label]?.text, payload, `${label} is shown literally in the visitor panel`);
+    assert.equal(panel[label]?.elements, 0, `no element inside the ${label} field`);
+  }
 
   const found = await app.exec(`
     const areas = ['nav[aria-label="Conversations"]', 'main[aria-label="Conversation"]', 'aside[aria-label="Visitor details"]', 'header'];
