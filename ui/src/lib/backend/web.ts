@@ -1,6 +1,6 @@
 // The UI in a plain browser, served by the web bridge (crates/web-bridge, `agent-inbox-web`):
 // the desktop shell's commands as `POST /rpc/<command>` with the same camelCase arguments as
-// tauri.ts, and the shell's events over one WebSocket at `/events`. No @tauri-apps import.
+// tauri.ts, and the shell's events over one WebSocket at `/events`. Nothing from Tauri.
 import type { ClientState } from '../bindings/ClientState';
 import type { ConversationId } from '../bindings/ConversationId';
 import type { CoreEvent } from '../bindings/CoreEvent';
