@@ -383,8 +383,13 @@ export class App {
     await this.req('POST', '/execute/async', {
       script: 'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));', args: [],
     }).catch(() => {});
-    const b64 = await this.req('GET', '/screenshot');
-    writeFileSync(join(SCREENSHOTS, `${name}.png`), Buffer.from(b64, 'base64'));
+    // What a person sees: the X screen the app paints on (Xvfb), not WebKitWebDriver's
+    // snapshot, which never returns while WebKit renders without DMABUF (the app's default).
+    const file = join(SCREENSHOTS, `${name}.png`);
+    const wid = await run('xdotool', ['search', '--onlyvisible', '--pid', String(this.appPid()), '--name', '.'])
+      .then(({ stdout }) => stdout.trim().split('\n').pop())
+      .catch(() => '');
+    await run('import', ['-window', wid || 'root', file]);
   }
 
   /** Ends the session and stops tauri-driver, WebKitWebDriver and the app (by pid). */
