@@ -31,6 +31,28 @@ describe('VisitorPanel (R5, R6)', () => {
     for (const l of ['Name', 'Job title', 'Email', 'Phone', 'CRM status']) expect(value(l)).toBe('-');
   });
 
+  it('a meeting booked in the live chat reloads the history (R7)', async () => {
+    const { mock, app } = await setup({ liveChats: 0 });
+    const id = mock.addLiveChat({ name: 'A' }, ['hi']);
+    const chat = { id: 1, kind: 'chat' as const, title: 'Live chat', occurred_at: '2026-11-24T09:00:00Z', conversation_id: id };
+    const meeting = { id: 2, kind: 'meeting_booked' as const, title: 'Meeting booked with Grace', occurred_at: '2026-11-24T09:05:00Z' };
+    const activities = vi
+      .spyOn(mock, 'getActivities')
+      .mockResolvedValueOnce({ since: '2026-08-27T00:00:00Z', items: [chat] })
+      .mockResolvedValueOnce({ since: '2026-08-27T00:00:00Z', items: [meeting, chat] });
+    app.select(id);
+    renderWith(VisitorPanel, app);
+    await settle(6);
+    const section = screen.getByRole('region', { name: /Activity/ });
+    expect(within(section).getAllByRole('listitem')).toHaveLength(1);
+    expect(section.textContent).not.toContain('Meeting booked');
+    mock.visitorBooks(id, (await mock.listCalendars())[0].agent_id);
+    await settle(6);
+    expect(activities).toHaveBeenCalledTimes(2);
+    expect(within(section).getAllByRole('listitem')).toHaveLength(2);
+    expect(section.textContent).toContain('Meeting booked with Grace');
+  });
+
   it('lists activities with labels and dates; a chat opens its transcript in place', async () => {
     const { mock, app } = await setup({ liveChats: 0 });
     const id = mock.addLiveChat({ name: 'A' }, ['hi']);
