@@ -329,11 +329,12 @@ md.append("- The side-by-side round-trip floor depends on whether the vCPUs are 
 md.append("- P4 at 20,000 and 50,000 sockets cannot run here: the service and the load generator each need one fd per "
           "socket and the hard open-file limit is 20,000 without CAP_SYS_RESOURCE; full mode measures the largest count "
           "that fits instead. On a host, raise `ulimit -Hn` (or `LimitNOFILE=`) and it runs as is.")
-md.append("- P3 and P7 run the app's WebKitGTK under Xvfb, where WebKit composites with Mesa's software GL "
-          "(llvmpipe): in `perf`, most of the web process's time is llvmpipe's compiled rasteriser, and the frames "
-          "depend on the machine's load more than on the page. `BENCH_APP_ENV=\"WEBKIT_DISABLE_COMPOSITING_MODE=1\" "
-          "BENCH_SUFFIX=-nocomp bench/app-latency.sh DIR` measures the app without compositing side by side. P3's "
-          "service part (the event at a client socket) is in the same run, so its share of the latency shows.")
+md.append("- P3 and P7 run the app's WebKitGTK under Xvfb without a GPU. With WebKit's DMABUF renderer "
+          "(`AGENT_INBOX_GPU=1`) it composites through Mesa's software GL (llvmpipe), which took most of the web process's "
+          "time in `perf` and doubled frame times; the app runs without it by default. Both figures move with the "
+          "machine's load more than with the page: P3's service part (the event at a client socket) is in the same run, "
+          "so its share shows. `BENCH_APP_ENV=\"VAR=value\" BENCH_SUFFIX=-x bench/app-latency.sh DIR` measures a variant "
+          "of the app's environment side by side.")
 md.append("- `BENCH_SERVICE_BIN=/path/to/chat-service bench/run.sh` measures another build with the same load generators "
           "(to check a proposed change side by side).\n")
 md.append("## Raw results\n")
