@@ -90,7 +90,7 @@ function breakdown(pid) {
   return Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v / 102.4) / 10]));
 }
 
-/** USS (private pages, which no other process changes) of one process, in KiB. */
+/** USS (pages only this process maps: also lower while another process maps the same library pages) of one process, in KiB. */
 function uss(pid) {
   try {
     const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');

@@ -83,7 +83,7 @@ if p16_app.get("pss_mib") and p16_chr.get("pss_mib"):
     parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
     value = (f"app {fmt(a, 'MiB')} ({parts}); Chromium {fmt(c, 'MiB')} in {len(p16_chr.get('processes') or [])} processes"
              f" (+ bridge {fmt(br, 'MiB', 1)} = {fmt(p16_both.get('pss_mib'), 'MiB')})")
-    value += f"; USS (private, unaffected by other processes) app {fmt(p16_app.get('uss_mib'), 'MiB')}, Chromium {fmt(p16_chr.get('uss_mib'), 'MiB')}"
+    value += f"; USS (pages only this tree maps; also lower when others map the same libraries) app {fmt(p16_app.get('uss_mib'), 'MiB')}, Chromium {fmt(p16_chr.get('uss_mib'), 'MiB')}"
     ok = a <= 150 and a <= 0.5 * c
     shared = len(p16_app.get("others_sharing") or []) + len(p16_chr.get("others_sharing") or [])
     row("P1", f"idle PSS after {p16.get('idle_secs')} s, {p16.get('live_chats')} live chats, "
