@@ -1,9 +1,7 @@
 // The UI in a plain browser, served by the web bridge (crates/web-bridge, `agent-inbox-web`):
 // the desktop shell's commands as `POST /rpc/<command>` with the same camelCase arguments as
 // tauri.ts, and the shell's events over one WebSocket at `/events`. Nothing from Tauri.
-import type { ClientState } from '../bindings/ClientState';
-import type { ConversationId } from '../bindings/ConversationId';
-import type { CoreEvent } from '../bindings/CoreEvent';
+import { commandBackend, type On } from './commands';
 import { toErrorBody, type Backend } from './types';
 
 export interface WebBackendOptions {
@@ -142,38 +140,7 @@ export function webBackend(opts: WebBackendOptions = {}): Backend {
     return body as T;
   }
 
-  const on = <T>(event: string, cb: (payload: T) => void) => events.on(event, (p) => cb(p as T));
+  const on: On = (event, cb) => events.on(event, (p) => cb(p as never));
 
-  return {
-    restoreSession: () => call('session_restore'),
-    login: (serviceUrl, email, password) => call('login', { serviceUrl, email, password }),
-    logout: () => call('logout'),
-    getState: () => call('get_state'),
-    onState: (cb) => on<ClientState>('state://changed', cb),
-    onEvent: (cb) => on<CoreEvent>('core://event', cb),
-    onOpenConversation: (cb) => on<ConversationId | null>('window://open-conversation', cb),
-    acceptOffer: (offerId) => call('accept_offer', { offerId }),
-    declineOffer: (offerId) => call('decline_offer', { offerId }),
-    sendMessage: (conversationId, text) => call('send_message', { conversationId, text }),
-    dismissPending: (clientId) => call('dismiss_pending', { clientId }),
-    setTyping: (conversationId, typing) => call('set_typing', { conversationId, typing }),
-    endChat: (conversationId) => call('end_chat', { conversationId }),
-    markRead: (conversationId, messageId) => call('mark_read', { conversationId, messageId }),
-    shareCalendar: (conversationId, calendarAgentId) =>
-      call('share_calendar', { conversationId, calendarAgentId }),
-    setAvailability: (status) => call('set_availability', { status }),
-    listConversations: (scope, query, cursor, limit) =>
-      call('list_conversations', { scope, query, cursor, limit }),
-    getMessages: (conversationId, before, limit) => call('get_messages', { conversationId, before, limit }),
-    getVisitor: (conversationId) => call('get_visitor', { conversationId }),
-    getActivities: (conversationId) => call('get_activities', { conversationId }),
-    getTranscript: (conversationId) => call('get_transcript', { conversationId }),
-    saveTranscript: (conversationId) => call('save_transcript', { conversationId }),
-    listCalendars: () => call('list_calendars'),
-    getSlots: (agentId, days) => call('get_slots', { agentId, days }),
-    getSettings: () => call('get_settings'),
-    putSettings: (settings) => call('put_settings', { settings }),
-    getPreferences: () => call('get_preferences'),
-    putPreferences: (preferences) => call('put_preferences', { preferences }),
-  };
+  return commandBackend(call, on);
 }
