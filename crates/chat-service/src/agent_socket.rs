@@ -17,7 +17,7 @@ use crate::auth::AgentAuth;
 use crate::availability;
 use crate::chat;
 use crate::error::{Error, Result};
-use crate::frames::{self, check_client_id, check_text, close, shared, text, ws_err};
+use crate::frames::{self, check_client_id, check_text, close, send_queued, shared, text, ws_err};
 use crate::hub::{AgentStart, Frame, to_frame};
 use crate::state::AppState;
 use crate::store::AuthorRef;
@@ -214,7 +214,7 @@ async fn serve(
                 return Ok(());
             }
             frame = rx.recv() => match frame {
-                Some(frame) => socket.send(shared(&frame)).await.map_err(ws_err)?,
+                Some(frame) => send_queued(socket, Some(&frame), rx, None).await.map_err(ws_err)?,
                 None => {
                     // Dropped by the hub: logged out, or too slow to keep up.
                     if state.hub.was_signed_out(agent, conn_id) {
@@ -239,10 +239,7 @@ async fn serve(
                     WsMessage::Text(t) => {
                         if let Some(reply) = handle_text(state, agent, t.as_str()).await {
                             // Events the command caused go out before its answer.
-                            while let Ok(frame) = rx.try_recv() {
-                                socket.send(shared(&frame)).await.map_err(ws_err)?;
-                            }
-                            socket.send(reply).await.map_err(ws_err)?;
+                            send_queued(socket, None, rx, Some(reply)).await.map_err(ws_err)?;
                         }
                     }
                     WsMessage::Binary(_) => {

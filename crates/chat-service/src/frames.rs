@@ -18,6 +18,30 @@ pub fn shared(frame: &Frame) -> WsMessage {
     WsMessage::Text(Utf8Bytes::from(frame.as_ref()))
 }
 
+/// Sends `first`, then whatever else is already queued for this socket, then `last`, in as few
+/// writes as the socket's buffer allows (one flush), instead of one write per frame. Under
+/// load most frames find others queued behind them (P5, issue 5). The queue is bounded (the hub
+/// drops a client that falls too far behind), so draining it is too; `last` (a command's answer)
+/// never overtakes an event queued before it.
+pub async fn send_queued(
+    socket: &mut WebSocket,
+    first: Option<&Frame>,
+    rx: &mut tokio::sync::mpsc::Receiver<Frame>,
+    last: Option<WsMessage>,
+) -> Result<(), axum::Error> {
+    use futures_util::SinkExt;
+    if let Some(frame) = first {
+        socket.feed(shared(frame)).await?;
+    }
+    while let Ok(frame) = rx.try_recv() {
+        socket.feed(shared(&frame)).await?;
+    }
+    if let Some(message) = last {
+        socket.feed(message).await?;
+    }
+    socket.flush().await
+}
+
 /// Sends a close frame; a socket that is already gone is fine.
 pub async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let _ = socket

@@ -17,7 +17,7 @@ use crate::agent_socket::{SOCKET_BUFFER, TRANSPORT_MAX};
 use crate::auth;
 use crate::chat;
 use crate::error::{Error, Result};
-use crate::frames::{self, check_client_id, check_text, close, shared, text, ws_err};
+use crate::frames::{self, check_client_id, check_text, close, send_queued, text, ws_err};
 use crate::hub::Frame;
 use crate::state::AppState;
 use crate::store::{AuthorRef, TokenOwner};
@@ -194,7 +194,7 @@ async fn serve(
                 return Ok(());
             }
             frame = rx.recv() => match frame {
-                Some(frame) => socket.send(shared(&frame)).await.map_err(ws_err)?,
+                Some(frame) => send_queued(socket, Some(&frame), rx, None).await.map_err(ws_err)?,
                 None => {
                     close(socket, 4000, "too far behind; reconnect").await;
                     return Ok(());
@@ -214,10 +214,7 @@ async fn serve(
                     WsMessage::Text(t) => {
                         if let Some(reply) = handle_text(state, visitor, &mut limit, t.as_str()).await {
                             // Frames the command caused go out before its answer.
-                            while let Ok(frame) = rx.try_recv() {
-                                socket.send(shared(&frame)).await.map_err(ws_err)?;
-                            }
-                            socket.send(text(&reply)).await.map_err(ws_err)?;
+                            send_queued(socket, None, rx, Some(text(&reply))).await.map_err(ws_err)?;
                         }
                     }
                     WsMessage::Binary(_) => {
