@@ -156,26 +156,20 @@ fn check_notifications() -> Option<String> {
 /// WebKitGTK's DMABUF renderer (accelerated compositing through GBM and Mesa) costs the web
 /// process about 100 MiB at idle, for a window that needs no GPU: the whole app is 333 MiB PSS
 /// with it and 234 MiB without (bench/app-vs-chromium.sh, issue 5 P1). WebKit reads the
-/// variable once, before any window exists, and setting it in-process needs `unsafe` (forbidden
-/// here), so the app re-executes itself once with it set. An explicit
+/// variable when the first web view is made, so it is set here, first thing in `main`, while
+/// the process has one thread (`g_setenv` is not thread-safe; glib's safe wrapper, since
+/// `std::env::set_var` needs `unsafe`, which this workspace forbids). It used to re-execute the
+/// whole app with the variable set, which cost ~70 ms of a ~550 ms start (P6). An explicit
 /// `WEBKIT_DISABLE_DMABUF_RENDERER` (any value) or `AGENT_INBOX_GPU=1` keeps WebKit's choice.
 #[cfg(target_os = "linux")]
 fn without_dmabuf_renderer() {
-    use std::os::unix::process::CommandExt;
     const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-    if std::env::var_os(VAR).is_some()
-        || std::env::var_os("AGENT_INBOX_GPU").is_some_and(|v| v == "1")
-    {
+    if std::env::var_os("AGENT_INBOX_GPU").is_some_and(|v| v == "1") {
         return;
     }
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let err = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env(VAR, "1")
-        .exec();
-    eprintln!("agent-inbox: cannot re-execute with {VAR}=1 ({err}); WebKit picks its renderer");
+    if let Err(e) = glib::setenv(VAR, "1", false) {
+        eprintln!("agent-inbox: cannot set {VAR}=1 ({e}); WebKit picks its renderer");
+    }
 }
 
 /// Runs the desktop app.

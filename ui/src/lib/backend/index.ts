@@ -1,9 +1,15 @@
+import { tauriBackend } from './tauri';
 import type { Backend } from './types';
+import { webBackend } from './web';
 
 export type { Backend, SessionInfo, ConversationPage } from './types';
 export { toErrorBody, isErrorBody } from './types';
 
 /**
+ * The two real backends are a few kB and part of the main bundle: a dynamic import would cost
+ * the start-up another fetch after the bundle has run (P6, issue 5). Only the demo backend,
+ * with its generated history, loads on demand.
+ *
  * Inside the Tauri webview → the shell's commands; a page served by the web bridge
  * (`agent-inbox-web`, which marks index.html) or `?backend=web` → the bridge's commands;
  * otherwise (or `?backend=mock`) → the demo backend.
@@ -13,12 +19,10 @@ export async function pickBackend(win: Window = window): Promise<Backend> {
   const forced = params.get('backend');
   const inTauri = '__TAURI_INTERNALS__' in win;
   if (inTauri && forced !== 'mock') {
-    const { tauriBackend } = await import('./tauri');
     return tauriBackend();
   }
   const bridged = win.document?.querySelector('meta[name="agent-inbox-backend"][content="web"]') != null;
   if (forced === 'web' || (bridged && forced !== 'mock')) {
-    const { webBackend } = await import('./web');
     return webBackend({ origin: win.location.origin });
   }
   const { MockBackend } = await import('./mock');
