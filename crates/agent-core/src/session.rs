@@ -252,9 +252,17 @@ impl Session {
     /// `AGENT_INBOX_PASSWORD` from the environment (the README's run command uses them for the
     /// demo agent). Failures are logged; the window then shows the login screen.
     pub async fn sign_in_at_start(&self) {
+        /// Marks the sign-in at start as over when dropped, so that a panic inside it still
+        /// lets the window's question be answered instead of waiting forever.
+        struct Over<'a>(&'a tokio::sync::watch::Sender<bool>);
+        impl Drop for Over<'_> {
+            fn drop(&mut self) {
+                self.0.send_replace(true);
+            }
+        }
         self.started.send_replace(false);
+        let _over = Over(&self.started);
         self.sign_in_from_keychain_or_environment().await;
-        self.started.send_replace(true);
     }
 
     async fn sign_in_from_keychain_or_environment(&self) {

@@ -19,8 +19,8 @@ pub fn shared(frame: &Frame) -> WsMessage {
 }
 
 /// Sends `first`, then whatever else is already queued for this socket, then `last`, in as few
-/// writes as the socket's buffer allows (one flush), instead of one write per frame. Under
-/// load most frames find others queued behind them (P5, issue 5). The queue is bounded (the hub
+/// writes as the socket's buffer allows (one flush), instead of one write per frame when a
+/// burst is queued (in P5's ping-pong few are, and it measured no different). The queue is bounded (the hub
 /// drops a client that falls too far behind), so draining it is too; `last` (a command's answer)
 /// never overtakes an event queued before it.
 pub async fn send_queued(

@@ -123,29 +123,24 @@ impl Checkpointer {
     /// Starts the thread on its own connection; `None` (the writer then checkpoints alone, as
     /// SQLite does by default) when that connection cannot be had.
     fn start(path: &Path) -> Option<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .and_then(|c| c.busy_timeout(Duration::from_secs(10)).map(|()| c));
-        let conn = match conn {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "no checkpointer; the writer checkpoints alone");
-                return None;
-            }
-        };
-        let (wake, woken) = std::sync::mpsc::sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || checkpointer_loop(conn, woken));
-        match thread {
-            Ok(thread) => Some(Checkpointer { wake, thread }),
-            Err(e) => {
-                tracing::warn!(error = %e, "no checkpointer; the writer checkpoints alone");
-                None
-            }
-        }
+        let started = (|| -> Result<Self> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&conn)?;
+            let (wake, woken) = std::sync::mpsc::sync_channel(1);
+            let thread = std::thread::Builder::new()
+                .name("sqlite-checkpoint".into())
+                .spawn(move || checkpointer_loop(conn, woken))
+                .map_err(|e| Error::Internal(format!("cannot start the checkpointer: {e}")))?;
+            Ok(Checkpointer { wake, thread })
+        })();
+        started
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "no checkpointer; the writer checkpoints alone"),
+            )
+            .ok()
     }
 }
 

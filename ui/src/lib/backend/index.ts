@@ -6,9 +6,9 @@ export type { Backend, SessionInfo, ConversationPage } from './types';
 export { toErrorBody, isErrorBody } from './types';
 
 /**
- * The two real backends are a few kB and part of the main bundle: a dynamic import would cost
- * the start-up another fetch after the bundle has run (P6, issue 5). Only the demo backend,
- * with its generated history, loads on demand.
+ * The two real backends are a few kB and part of the main bundle, one fetch fewer before the
+ * first command (too small to show in P6's figures). Only the demo backend, with its
+ * generated history, loads on demand.
  *
  * Inside the Tauri webview → the shell's commands; a page served by the web bridge
  * (`agent-inbox-web`, which marks index.html) or `?backend=web` → the bridge's commands;
