@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::frames::{self, check_client_id, check_text, close, send_queued, shared, text, ws_err};
 use crate::hub::{AgentStart, Frame, to_frame};
 use crate::state::AppState;
-use crate::store::AuthorRef;
+use crate::store::{AuthorRef, PostTo};
 
 const COMMAND_TYPES: &[&str] = &[
     "hello",
@@ -366,18 +366,14 @@ async fn apply(
             ..
         } => {
             check_text(&text).map_err(Error::Client)?;
-            let row = state.store.conversation(conversation_id).await?;
-            chat::check_own_live(&row, agent)?;
             let content = MessageContent::Text { text };
-            let (message, new) = state
+            let to = PostTo::OwnLiveChat {
+                agent,
+                conversation: conversation_id,
+            };
+            let (row, message, new) = state
                 .store
-                .insert_message(
-                    conversation_id,
-                    AuthorRef::Agent(agent),
-                    &content,
-                    Some(id),
-                    Utc::now(),
-                )
+                .post_message(to, &content, Some(id), Utc::now())
                 .await?;
             if new {
                 chat::deliver(state, &row, &message);

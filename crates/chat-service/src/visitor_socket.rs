@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::frames::{self, check_client_id, check_text, close, send_queued, text, ws_err};
 use crate::hub::Frame;
 use crate::state::AppState;
-use crate::store::{AuthorRef, TokenOwner};
+use crate::store::{AuthorRef, PostTo, TokenOwner};
 
 const COMMAND_TYPES: &[&str] = &[
     "hello",
@@ -324,15 +324,10 @@ async fn apply(
         }
         VisitorCommand::SendMessage { text, .. } => {
             check_text(&text).map_err(Error::Client)?;
-            let row = state
-                .store
-                .open_conversation_of_visitor(visitor)
-                .await?
-                .ok_or_else(|| Error::conflict("no open chat; start a chat first"))?;
             let content = MessageContent::Text { text };
-            let (message, new) = state
+            let (row, message, new) = state
                 .store
-                .insert_message(row.id, AuthorRef::Visitor, &content, Some(id), Utc::now())
+                .post_message(PostTo::OpenChatOf(visitor), &content, Some(id), Utc::now())
                 .await?;
             if new {
                 chat::deliver(state, &row, &message);

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use chat_service::store::{AuthorRef, SqliteStore, Store};
+use chat_service::store::{AuthorRef, PostTo, SqliteStore, Store};
 use chrono::{Duration, Utc};
 use common::*;
 use protocol::agent_ws::AgentEvent;
@@ -294,4 +294,203 @@ async fn fifty_visitors_booking_one_slot_give_exactly_one_booking() {
         .expect("slots");
     assert!(after.slots.iter().all(|s| s.start != slot.start));
     svc.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_client_id_sent_ten_times_at_once_is_stored_once() {
+    let (_dir, store, agents) = store_with_agents(1, 10).await;
+    let conversation = waiting_chat(&store, 0).await;
+    let content = MessageContent::Text {
+        text: "only once".into(),
+    };
+    let sends: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, content) = (store.clone(), content.clone());
+            tokio::spawn(async move {
+                store
+                    .insert_message(
+                        conversation,
+                        AuthorRef::Visitor,
+                        &content,
+                        Some("v-1"),
+                        Utc::now(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    for send in sends {
+        stored.push(send.await.expect("joined").expect("stored"));
+    }
+    assert_eq!(
+        stored.iter().filter(|(_, new)| *new).count(),
+        1,
+        "one new message"
+    );
+    assert!(
+        stored.iter().all(|(m, _)| m.id == stored[0].0.id),
+        "one id for all"
+    );
+    assert!(
+        stored
+            .iter()
+            .all(|(m, _)| m.client_id.as_deref() == Some("v-1"))
+    );
+    // The same client id from the agent is another message; no client id is never a retry.
+    let (from_agent, new) = store
+        .insert_message(
+            conversation,
+            AuthorRef::Agent(agents[0]),
+            &content,
+            Some("v-1"),
+            Utc::now(),
+        )
+        .await
+        .expect("agent's message");
+    assert!(new);
+    assert_ne!(from_agent.id, stored[0].0.id);
+    for _ in 0..2 {
+        let (_, new) = store
+            .insert_message(conversation, AuthorRef::Visitor, &content, None, Utc::now())
+            .await
+            .expect("message without client id");
+        assert!(new);
+    }
+    let page = store
+        .messages(conversation, None, 50)
+        .await
+        .expect("messages");
+    // "hi" from waiting_chat, the visitor's once, the agent's, two without client id.
+    assert_eq!(page.items.len(), 5);
+}
+
+/// A waiting chat of a new visitor, offered to and accepted by `agent`.
+async fn live_chat(store: &SqliteStore, i: usize, agent: AgentId) -> ConversationId {
+    let c = waiting_chat(store, i).await;
+    let now = Utc::now();
+    let offer = store
+        .create_offer(c, agent, 0, now, now + Duration::minutes(1))
+        .await
+        .expect("offer")
+        .expect("created");
+    store
+        .accept_offer(offer.id, agent, now)
+        .await
+        .expect("accepted");
+    c
+}
+
+#[tokio::test]
+async fn post_message_checks_where_it_writes_inside_the_write() {
+    let (_dir, store, agents) = store_with_agents(2, 10).await;
+    let (a, b) = (agents[0], agents[1]);
+    let text = MessageContent::Text {
+        text: "hello".into(),
+    };
+    let conv = live_chat(&store, 0, a).await;
+    let visitor = store.conversation(conv).await.expect("row").visitor_id;
+
+    let to_a = PostTo::OwnLiveChat {
+        agent: a,
+        conversation: conv,
+    };
+    let (row, message, new) = store
+        .post_message(to_a, &text, Some("a-1"), Utc::now())
+        .await
+        .expect("A writes in A's chat");
+    assert!(new);
+    assert_eq!(
+        (row.id, row.agent_id, row.status),
+        (conv, Some(a), ConversationStatus::Live)
+    );
+    assert_eq!(message.conversation_id, conv);
+    let (row, _, new) = store
+        .post_message(PostTo::OpenChatOf(visitor), &text, Some("v-1"), Utc::now())
+        .await
+        .expect("the visitor writes in their open chat");
+    assert!(new);
+    assert_eq!(row.id, conv);
+
+    let to_b = PostTo::OwnLiveChat {
+        agent: b,
+        conversation: conv,
+    };
+    let err = store
+        .post_message(to_b, &text, Some("b-1"), Utc::now())
+        .await
+        .expect_err("B may not write in A's chat");
+    assert_eq!(err.code(), ErrorCode::Forbidden, "{err}");
+    let missing = PostTo::OwnLiveChat {
+        agent: a,
+        conversation: ConversationId(9_999),
+    };
+    let err = store
+        .post_message(missing, &text, None, Utc::now())
+        .await
+        .expect_err("no such conversation");
+    assert_eq!(err.code(), ErrorCode::NotFound, "{err}");
+
+    store
+        .end_conversation(conv, EndReason::Agent, Utc::now())
+        .await
+        .expect("ended");
+    let err = store
+        .post_message(to_a, &text, Some("a-2"), Utc::now())
+        .await
+        .expect_err("an ended chat is read-only");
+    assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
+    let err = store
+        .post_message(PostTo::OpenChatOf(visitor), &text, Some("v-2"), Utc::now())
+        .await
+        .expect_err("the visitor has no open chat");
+    assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
+    // "hi" from waiting_chat and the two that were allowed; nothing from the refused ones.
+    let page = store.messages(conv, None, 50).await.expect("messages");
+    assert_eq!(page.items.len(), 3);
+}
+
+/// The end of a chat and a message into it at the same moment: the message is either stored
+/// before the end or refused, never stored into the ended chat (which would also move its
+/// activity past the end).
+#[tokio::test]
+async fn a_message_racing_the_end_of_its_chat_never_lands_after_it() {
+    let (_dir, store, agents) = store_with_agents(1, 10).await;
+    let agent = agents[0];
+    let text = MessageContent::Text {
+        text: "last words".into(),
+    };
+    for i in 0..20 {
+        let conv = live_chat(&store, i, agent).await;
+        let ended_at = Utc::now();
+        let posted_at = ended_at + Duration::seconds(1);
+        let end = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .end_conversation(conv, EndReason::Agent, ended_at)
+                    .await
+            })
+        };
+        let post = {
+            let (store, text) = (store.clone(), text.clone());
+            let to = PostTo::OwnLiveChat {
+                agent,
+                conversation: conv,
+            };
+            tokio::spawn(async move { store.post_message(to, &text, Some("m"), posted_at).await })
+        };
+        end.await.expect("joined").expect("ended");
+        match post.await.expect("joined") {
+            Ok((row, _, new)) => assert!(new && row.status == ConversationStatus::Live),
+            Err(e) => assert_eq!(e.code(), ErrorCode::Conflict, "{e}"),
+        }
+        let summary = store.summary(conv, Some(agent)).await.expect("summary");
+        assert_eq!(summary.status, ConversationStatus::Ended);
+        assert_eq!(
+            summary.last_activity_at.timestamp_millis(),
+            ended_at.timestamp_millis(),
+            "round {i}: the end is the chat's last activity"
+        );
+    }
 }

@@ -51,6 +51,18 @@ pub struct ConversationRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// Where [`Store::post_message`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostTo {
+    /// The agent's own live chat.
+    OwnLiveChat {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    /// The visitor's open chat.
+    OpenChatOf(VisitorId),
+}
+
 /// A message author as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorRef {
@@ -203,6 +215,17 @@ pub trait Store: Send + Sync + 'static {
         client_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(Message, bool)>;
+    /// Stores a message where its author may write, checked inside the same write so that
+    /// the chat cannot end or change hands in between (R4): an agent in their own live chat,
+    /// a visitor in their open chat (waiting or live). Returns the conversation as the
+    /// message found it, the message, and `true` when it is new (once per client id).
+    async fn post_message(
+        &self,
+        to: PostTo,
+        content: &MessageContent,
+        client_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(ConversationRow, Message, bool)>;
     async fn messages(
         &self,
         id: ConversationId,

@@ -712,6 +712,129 @@ fn message_by_id(conn: &Connection, id: i64) -> Result<Message> {
     .ok_or_else(|| Error::not_found("message"))
 }
 
+/// The visitor's chat that is still waiting or live, if any (the newest).
+fn open_conversation_of(conn: &Connection, visitor: VisitorId) -> Result<Option<ConversationRow>> {
+    one(
+        conn,
+        &format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations \
+             WHERE visitor_id = ?1 AND status IN ('waiting', 'live') ORDER BY id DESC LIMIT 1"
+        ),
+        [visitor.0],
+        conversation_from_row,
+    )
+}
+
+/// A message about to be stored, serialised before it goes to the writer thread.
+struct NewMessage {
+    author: AuthorRef,
+    content: MessageContent,
+    content_json: String,
+    client_id: Option<String>,
+    now: DateTime<Utc>,
+}
+
+impl NewMessage {
+    fn new(
+        author: AuthorRef,
+        content: &MessageContent,
+        client_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        Ok(NewMessage {
+            author,
+            content_json: json(content)?,
+            content: content.clone(),
+            client_id: client_id.map(str::to_owned),
+            now,
+        })
+    }
+}
+
+/// Stores a message inside the caller's write: once per client id (a retry gets the stored
+/// message and `false`), touching the conversation's activity, and for an agent's message
+/// their read mark.
+fn store_message(
+    tx: &Connection,
+    conversation_id: ConversationId,
+    new: NewMessage,
+) -> Result<(Message, bool)> {
+    let NewMessage {
+        author,
+        content,
+        content_json,
+        client_id,
+        now,
+    } = new;
+    let (role, agent_id) = match author {
+        AuthorRef::Visitor => ("visitor", None),
+        AuthorRef::Agent(a) => ("agent", Some(a.0)),
+        AuthorRef::System => ("system", None),
+    };
+    // A retry (same client id) is caught by the unique index the insert goes through anyway,
+    // rather than by a lookup before every insert.
+    let inserted = exec(
+        tx,
+        "INSERT INTO messages (conversation_id, author_role, agent_id, content_json, client_id, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (conversation_id, author_role, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+        params![
+            conversation_id.0,
+            role,
+            agent_id,
+            content_json,
+            client_id,
+            ms(now)
+        ],
+    )?;
+    if inserted == 0 {
+        let id: i64 = scalar(
+            tx,
+            "SELECT id FROM messages WHERE conversation_id = ?1 AND author_role = ?2 AND client_id = ?3",
+            params![conversation_id.0, role, client_id],
+        )?;
+        return Ok((message_by_id(tx, id)?, false));
+    }
+    let id = tx.last_insert_rowid();
+    // Notices do not count as activity for the inactivity timeout.
+    if !matches!(content, MessageContent::Notice { .. }) {
+        exec(
+            tx,
+            "UPDATE conversations SET last_activity_at = ?1, last_message = ?2 WHERE id = ?3",
+            params![ms(now), preview(&content), conversation_id.0],
+        )?;
+    }
+    let author = match author {
+        AuthorRef::Visitor => Author::Visitor,
+        AuthorRef::System => Author::System,
+        AuthorRef::Agent(agent) => {
+            // An agent has read everything up to their own reply.
+            exec(
+                tx,
+                "INSERT INTO reads (agent_id, conversation_id, last_read_message_id) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (agent_id, conversation_id) DO UPDATE SET last_read_message_id = \
+                 max(last_read_message_id, excluded.last_read_message_id)",
+                params![agent.0, conversation_id.0, id],
+            )?;
+            let name: Option<String> =
+                opt_scalar(tx, "SELECT name FROM agents WHERE id = ?1", [agent.0])?;
+            Author::Agent {
+                agent_id: agent,
+                name: name.ok_or_else(|| Error::not_found("agent"))?,
+            }
+        }
+    };
+    let message = Message {
+        id: MessageId(id),
+        conversation_id,
+        author,
+        content,
+        client_id,
+        created_at: from_ms(ms(now)),
+    };
+    Ok((message, true))
+}
+
 fn conversation_by_id(conn: &Connection, id: i64) -> Result<Option<ConversationRow>> {
     one(
         conn,
@@ -1015,17 +1138,7 @@ impl Store for SqliteStore {
         &self,
         visitor_id: VisitorId,
     ) -> Result<Option<ConversationRow>> {
-        self.db.read(|c| {
-            one(
-                c,
-                &format!(
-                    "SELECT {CONVERSATION_COLUMNS} FROM conversations \
-                     WHERE visitor_id = ?1 AND status IN ('waiting', 'live') ORDER BY id DESC LIMIT 1"
-                ),
-                [visitor_id.0],
-                conversation_from_row,
-            )
-        })
+        self.db.read(|c| open_conversation_of(c, visitor_id))
     }
 
     async fn waiting_conversations(&self) -> Result<Vec<ConversationRow>> {
@@ -1205,69 +1318,43 @@ impl Store for SqliteStore {
         client_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(Message, bool)> {
-        let (role, agent_id) = match author {
-            AuthorRef::Visitor => ("visitor", None),
-            AuthorRef::Agent(a) => ("agent", Some(a.0)),
-            AuthorRef::System => ("system", None),
+        let new = NewMessage::new(author, content, client_id, now)?;
+        self.db
+            .write(move |tx| store_message(tx, conversation_id, new))
+            .await
+    }
+
+    async fn post_message(
+        &self,
+        to: PostTo,
+        content: &MessageContent,
+        client_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(ConversationRow, Message, bool)> {
+        let author = match to {
+            PostTo::OwnLiveChat { agent, .. } => AuthorRef::Agent(agent),
+            PostTo::OpenChatOf(_) => AuthorRef::Visitor,
         };
-        let content_json = json(content)?;
-        let (content, client_id) = (content.clone(), client_id.map(str::to_owned));
-        self.db.write(move |tx| {
-            if let Some(cid) = &client_id {
-                let existing: Option<i64> = opt_scalar(
-                    tx,
-                    "SELECT id FROM messages WHERE conversation_id = ?1 AND author_role = ?2 AND client_id = ?3",
-                    params![conversation_id.0, role, cid],
-                )?;
-                if let Some(id) = existing {
-                    return Ok((message_by_id(tx, id)?, false));
-                }
-            }
-            let id = insert(
-                tx,
-                "INSERT INTO messages (conversation_id, author_role, agent_id, content_json, client_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![conversation_id.0, role, agent_id, content_json, client_id, ms(now)],
-            )?;
-            // Notices do not count as activity for the inactivity timeout.
-            if !matches!(content, MessageContent::Notice { .. }) {
-                exec(
-                    tx,
-                    "UPDATE conversations SET last_activity_at = ?1, last_message = ?2 WHERE id = ?3",
-                    params![ms(now), preview(&content), conversation_id.0],
-                )?;
-            }
-            let author = match author {
-                AuthorRef::Visitor => Author::Visitor,
-                AuthorRef::System => Author::System,
-                AuthorRef::Agent(agent) => {
-                    // An agent has read everything up to their own reply.
-                    exec(
-                        tx,
-                        "INSERT INTO reads (agent_id, conversation_id, last_read_message_id) VALUES (?1, ?2, ?3) \
-                         ON CONFLICT (agent_id, conversation_id) DO UPDATE SET last_read_message_id = \
-                         max(last_read_message_id, excluded.last_read_message_id)",
-                        params![agent.0, conversation_id.0, id],
-                    )?;
-                    let name: Option<String> =
-                        opt_scalar(tx, "SELECT name FROM agents WHERE id = ?1", [agent.0])?;
-                    Author::Agent {
-                        agent_id: agent,
-                        name: name.ok_or_else(|| Error::not_found("agent"))?,
+        let new = NewMessage::new(author, content, client_id, now)?;
+        self.db
+            .write(move |tx| {
+                let row = match to {
+                    PostTo::OwnLiveChat {
+                        agent,
+                        conversation,
+                    } => {
+                        let row = conversation_by_id(tx, conversation.0)?
+                            .ok_or_else(|| Error::not_found("conversation"))?;
+                        crate::chat::check_own_live(&row, agent)?;
+                        row
                     }
-                }
-            };
-            let message = Message {
-                id: MessageId(id),
-                conversation_id,
-                author,
-                content,
-                client_id,
-                created_at: from_ms(ms(now)),
-            };
-            Ok((message, true))
-        })
-        .await
+                    PostTo::OpenChatOf(visitor) => open_conversation_of(tx, visitor)?
+                        .ok_or_else(|| Error::conflict("no open chat; start a chat first"))?,
+                };
+                let (message, stored) = store_message(tx, row.id, new)?;
+                Ok((row, message, stored))
+            })
+            .await
     }
 
     async fn messages(
