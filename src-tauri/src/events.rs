@@ -1,10 +1,11 @@
-//! Forwarding the engine to the window and the tray: every new state as
-//! `state://changed`, every engine event as `core://event`; offers raise the window's
-//! attention, and notification clicks open the conversation.
+//! Forwarding the engine to the window and the tray: every new state as `state://changed`
+//! (an [`agent_core::StateUpdate`]: what changed since the last one), every engine event as
+//! `core://event`; offers raise the window's attention, and notification clicks open the
+//! conversation.
 
 use std::sync::Arc;
 
-use agent_core::{AgentCore, CoreEvent};
+use agent_core::{AgentCore, CoreEvent, StateUpdates};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::task::JoinHandle;
 
@@ -18,10 +19,11 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, core: Arc<AgentCore>) -> Vec<JoinH
     let mut state = core.watch();
     let a = app.clone();
     tasks.push(tokio::spawn(async move {
+        let mut updates = StateUpdates::new();
         loop {
             let current = state.borrow_and_update().clone();
             crate::tray::update(&a, &current);
-            if let Err(e) = a.emit(STATE_CHANGED, &*current) {
+            if let Err(e) = a.emit(STATE_CHANGED, updates.next(&current)) {
                 tracing::warn!(error = %e, "cannot emit the state");
             }
             if state.changed().await.is_err() {

@@ -18,8 +18,10 @@ pub mod outbox;
 pub mod presence;
 pub mod session;
 pub mod state;
+pub mod updates;
 
 pub use api_client::{ApiClient, ServiceUrl};
 pub use engine::{AgentCore, CoreEvent, CoreOptions, OfferClosed};
 pub use error::{Error, Result};
 pub use state::{ClientState, ConnectionStatus, SessionInfo};
+pub use updates::{StateUpdate, StateUpdates};

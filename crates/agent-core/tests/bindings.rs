@@ -13,6 +13,7 @@ fn export_all(dir: &Path) {
     use protocol::rest::*;
     export!(
         agent_core::ClientState,
+        agent_core::StateUpdate,
         agent_core::SessionInfo,
         agent_core::CoreEvent,
         agent_core::config::Preferences,

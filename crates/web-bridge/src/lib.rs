@@ -6,8 +6,8 @@
 //!   arguments as a JSON object); the answer is the command's JSON value, an error is
 //!   `{code, message}` with a 4xx/5xx status.
 //! - `GET /events` (WebSocket) pushes `{"event": NAME, "payload": ...}` for the shell's events
-//!   `state://changed`, `core://event` and `window://open-conversation`. A new socket first
-//!   gets the current state. A socket that falls behind by more than [`EVENT_BUFFER`] events
+//!   `state://changed` (an [`agent_core::StateUpdate`]), `core://event` and
+//!   `window://open-conversation`. A new socket first gets the whole current state. A socket that falls behind by more than [`EVENT_BUFFER`] events
 //!   is closed (1013): the client reconnects and starts from the current state again.
 //!
 //! It binds 127.0.0.1 only, answers only requests whose `Host` is its own address, and
@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use agent_core::session::Session;
-use agent_core::{AgentCore, CoreEvent};
+use agent_core::{AgentCore, CoreEvent, StateUpdate, StateUpdates};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Request, State};
@@ -68,9 +68,10 @@ impl Events {
         let mut state = core.watch();
         let tx = self.clone();
         let states = tokio::spawn(async move {
+            let mut updates = StateUpdates::new();
             loop {
                 let current = state.borrow_and_update().clone();
-                tx.send(STATE_CHANGED, &*current);
+                tx.send(STATE_CHANGED, updates.next(&current));
                 if state.changed().await.is_err() {
                     break;
                 }
@@ -213,7 +214,8 @@ async fn push_events(s: Arc<Shared>, mut socket: WebSocket) {
     // Subscribe before reading the state: nothing between the two is missed.
     let mut rx = s.events.0.subscribe();
     if let Some(core) = s.session.core().await {
-        let first = json!({ "event": STATE_CHANGED, "payload": &*core.state() }).to_string();
+        let whole = StateUpdate::whole(&core.state());
+        let first = json!({ "event": STATE_CHANGED, "payload": whole }).to_string();
         if socket.send(Message::Text(first.into())).await.is_err() {
             return;
         }

@@ -296,14 +296,14 @@ async fn commands_and_events_work_end_to_end_with_errors_as_code_and_message() {
     assert_eq!(prefs["service_url"], url.as_str(), "the URL is remembered");
     events
         .until("the connected state", |name, p| {
-            name == "state://changed" && p["connection"]["state"] == "connected"
+            name == "state://changed" && p["state"]["connection"]["state"] == "connected"
         })
         .await;
 
     // A socket opened now starts with the current state.
     let mut late = s.events().await;
     late.until("the current state first", |name, p| {
-        name == "state://changed" && p["connection"]["state"] == "connected"
+        name == "state://changed" && p["state"]["connection"]["state"] == "connected"
     })
     .await;
 
@@ -330,10 +330,11 @@ async fn commands_and_events_work_end_to_end_with_errors_as_code_and_message() {
     assert_eq!((status, err["code"].as_str()), (409, Some("conflict")));
     let state = events
         .until("the live chat in the state", |name, p| {
-            name == "state://changed" && p["chats"].as_array().is_some_and(|c| c.len() == 1)
+            name == "state://changed"
+                && p["state"]["chats"].as_array().is_some_and(|c| c.len() == 1)
         })
         .await;
-    let conversation_id = state["chats"][0]["summary"]["id"].clone();
+    let conversation_id = state["state"]["chats"][0]["summary"]["id"].clone();
     assert_eq!(
         s.ok("get_state", json!({})).await["chats"][0]["summary"]["id"],
         conversation_id

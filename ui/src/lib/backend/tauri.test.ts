@@ -55,7 +55,8 @@ describe('tauri backend: command names, argument names, events, errors', () => {
   it('listens to state://changed, core://event and window://open-conversation and passes the payload', async () => {
     const unlisten = vi.fn();
     listen.mockImplementation(async (_name: string, handler: (e: { payload: unknown }) => void) => {
-      handler({ payload: { hello: _name } });
+      const hello = { hello: _name };
+      handler({ payload: _name === 'state://changed' ? { state: hello, kept: [] } : hello });
       return unlisten;
     });
     const b = tauriBackend();

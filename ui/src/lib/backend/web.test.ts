@@ -132,7 +132,7 @@ describe('web backend: events over one WebSocket', () => {
     expect(FakeSocket.made).toHaveLength(1); // one socket for every listener
 
     const ws = FakeSocket.made[0];
-    ws.push({ event: 'state://changed', payload: { connection: 'connected' } });
+    ws.push({ event: 'state://changed', payload: { state: { connection: 'connected' }, kept: [] } });
     ws.push({ event: 'core://event', payload: { kind: 'offer_closed' } });
     ws.push({ event: 'window://open-conversation', payload: 12 });
     ws.push({ event: 'something://else', payload: 1 });
@@ -144,7 +144,7 @@ describe('web backend: events over one WebSocket', () => {
     ]);
 
     unState();
-    ws.push({ event: 'state://changed', payload: 'ignored' });
+    ws.push({ event: 'state://changed', payload: { state: 'ignored', kept: [] } });
     expect(got).toHaveLength(3);
     unEvent();
     expect(ws.readyState).toBe(FakeSocket.OPEN); // one listener left
@@ -165,7 +165,7 @@ describe('web backend: events over one WebSocket', () => {
     vi.advanceTimersByTime(1);
     expect(FakeSocket.made).toHaveLength(2);
     FakeSocket.made[1].open();
-    FakeSocket.made[1].push({ event: 'state://changed', payload: 'fresh' });
+    FakeSocket.made[1].push({ event: 'state://changed', payload: { state: 'fresh', kept: [] } });
     expect(got).toEqual(['fresh']);
 
     unlisten();
