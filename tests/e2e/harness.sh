@@ -53,12 +53,18 @@ trap 'exit 130' INT TERM
 # Xvfb picks a free display itself and writes its number to fd 3.
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$E2E_WORK/display" 2>"$E2E_WORK/xvfb.log" &
 xvfb_pid=$!
-for _ in $(seq 100); do
+# It usually takes well under a second; once in CI on a loaded machine it took over 10 s.
+for _ in $(seq 300); do
   [[ -s "$E2E_WORK/display" ]] && break
   kill -0 "$xvfb_pid" 2>/dev/null || { echo "harness: Xvfb exited:" >&2; cat "$E2E_WORK/xvfb.log" >&2; exit 1; }
   sleep 0.1
 done
-[[ -s "$E2E_WORK/display" ]] || { echo "harness: Xvfb gave no display number in 10 s" >&2; exit 1; }
+[[ -s "$E2E_WORK/display" ]] || {
+  echo "harness: Xvfb gave no display number in 30 s; its log:" >&2
+  cat "$E2E_WORK/xvfb.log" >&2
+  ls -la /tmp/.X11-unix /tmp/.X*-lock >&2 2>/dev/null
+  exit 1
+}
 export DISPLAY=":$(head -1 "$E2E_WORK/display" | tr -d '[:space:]')"
 
 # Fresh home and XDG folders: nothing of the machine's own session leaks in or out.
