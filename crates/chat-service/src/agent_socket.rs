@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::frames::{self, check_client_id, check_text, close, send_queued, shared, text, ws_err};
 use crate::hub::{AgentStart, Frame, to_frame};
 use crate::state::AppState;
-use crate::store::{AuthorRef, PostTo};
+use crate::store::PostTo;
 
 const COMMAND_TYPES: &[&str] = &[
     "hello",
@@ -438,15 +438,14 @@ async fn apply(
                 calendar_agent_id,
                 calendar_agent_name: calendar_agent.profile.name,
             };
-            let (message, new) = state
+            // Checked again inside the write: the chat may have ended since.
+            let to = PostTo::OwnLiveChat {
+                agent,
+                conversation: conversation_id,
+            };
+            let (row, message, new) = state
                 .store
-                .insert_message(
-                    conversation_id,
-                    AuthorRef::Agent(agent),
-                    &content,
-                    Some(id),
-                    Utc::now(),
-                )
+                .post_message(to, &content, Some(id), Utc::now())
                 .await?;
             if new {
                 chat::deliver(state, &row, &message);

@@ -788,12 +788,15 @@ fn store_message(
         ],
     )?;
     if inserted == 0 {
-        let id: i64 = scalar(
+        let stored = one(
             tx,
-            "SELECT id FROM messages WHERE conversation_id = ?1 AND author_role = ?2 AND client_id = ?3",
+            &format!(
+                "{MESSAGE_SELECT} WHERE m.conversation_id = ?1 AND m.author_role = ?2 AND m.client_id = ?3"
+            ),
             params![conversation_id.0, role, client_id],
+            message_from_row,
         )?;
-        return Ok((message_by_id(tx, id)?, false));
+        return Ok((stored.ok_or_else(|| Error::not_found("message"))?, false));
     }
     let id = tx.last_insert_rowid();
     // Notices do not count as activity for the inactivity timeout.
