@@ -85,6 +85,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// failing one is rolled back alone. Results are handed over only after the commit, so an
 /// acknowledged write is durable.
 fn writer_loop(conn: Connection, jobs: Receiver<Job>, checkpointer: Option<Checkpointer>) {
+    let (mut commits, mut writes) = (0u64, 0u64);
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -93,6 +94,8 @@ fn writer_loop(conn: Connection, jobs: Receiver<Job>, checkpointer: Option<Check
                 Err(_) => break,
             }
         }
+        commits += 1;
+        writes += batch.len() as u64;
         run_batch(&conn, batch);
         if let Some(c) = &checkpointer {
             // Full means a wake-up is pending already.
@@ -105,6 +108,7 @@ fn writer_loop(conn: Connection, jobs: Receiver<Job>, checkpointer: Option<Check
             tracing::error!("the checkpointer panicked");
         }
     }
+    tracing::info!(commits, writes, "database writer stopped");
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");
     }
