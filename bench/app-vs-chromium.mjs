@@ -46,6 +46,18 @@ const WEBKIT_LIB = 'libwebkit2gtk-4.1.so';
 const CHROMIUM_LIB = '/usr/lib/chromium/chromium';
 const LOGIN = { AGENT_INBOX_URL: SERVICE_URL, AGENT_INBOX_EMAIL: 'grace@example.com', AGENT_INBOX_PASSWORD: 'demo1234' };
 const MARK = `(() => { const m = performance.getEntriesByName('agent-inbox:inbox')[0]; return m ? performance.timeOrigin + m.startTime : 0; })()`;
+// Where the page's part of a launch goes, ms after navigation start: the document received, the
+// DOM parsed, and the UI's own `agent-inbox:*` marks (main.ts evaluated, signed in, state read,
+// inbox mounted).
+const PHASES = `(() => {
+  const n = performance.getEntriesByType('navigation')[0] || {};
+  const phases = { response_end: Math.round(n.responseEnd || 0), dom_content_loaded: Math.round(n.domContentLoadedEventStart || 0) };
+  for (const m of performance.getEntriesByType('mark')) {
+    if (m.name.startsWith('agent-inbox:')) phases[m.name.slice('agent-inbox:'.length)] = Math.round(m.startTime);
+  }
+  return phases;
+})()`;
+const phaseText = (p) => Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ');
 // The inbox as the agent sees it: connected, the live chats listed.
 const SHOWS_CHATS = `(() => {
   const connected = [...document.querySelectorAll('[role=status]')].some((e) => e.textContent.trim() === 'Connected');
@@ -139,8 +151,9 @@ async function launchApp(extraEnv = {}) {
   const mark = await app.waitScript(`return ${MARK};`, 'the inbox mark in the app');
   const seen = Date.now(); // the mark cannot be later than this (a check on the clocks)
   const origin = await app.exec('return performance.timeOrigin;');
+  const phases = await app.exec(`return ${PHASES};`);
   const pid = await until(() => app.appPid(), 'the app pid');
-  return { app, pid, ms: mark - launched, seenMs: seen - launched, navMs: origin - launched, fromExecMs: mark - startedAt(pid) };
+  return { app, pid, phases, ms: mark - launched, seenMs: seen - launched, navMs: origin - launched, fromExecMs: mark - startedAt(pid) };
 }
 
 // ---- Chromium over a minimal DevTools connection ---------------------------------------------
@@ -211,7 +224,8 @@ async function launchChromium(url, t0 = null) {
   const mark = await until(() => page.eval(MARK), 'the inbox mark in Chromium', 45_000, 20);
   const seen = Date.now();
   const origin = await page.eval('performance.timeOrigin');
-  return { child, page, pid: child.pid, ms: mark - launched, seenMs: seen - launched, navMs: origin - launched, fromExecMs: mark - startedAt(child.pid) };
+  const phases = await page.eval(PHASES);
+  return { child, page, pid: child.pid, phases, ms: mark - launched, seenMs: seen - launched, navMs: origin - launched, fromExecMs: mark - startedAt(child.pid) };
 }
 
 async function stopChild(child) {
@@ -232,6 +246,7 @@ try {
     app = await launchApp();
     appRuns.push(app);
     console.log(`app launch ${i + 1}: inbox interactive ${Math.round(app.ms)} ms after POST /session (navigation at ${Math.round(app.navMs)} ms; ${Math.round(app.fromExecMs)} ms after the app process started; seen by polling at ${Math.round(app.seenMs)} ms)`);
+    console.log(`  page phases (ms after navigation): ${phaseText(app.phases)}`);
   }
   // P1, the app: the last launch, once it shows the live chats.
   await app.app.waitScript(`return ${SHOWS_CHATS};`, `the app showing ${LIVE_CHATS} live chats, connected`);
@@ -246,6 +261,7 @@ try {
     // Launch -> the page's navigation start (the engine's own start-up), then the page's share.
     to_navigation_ms: summary(appRuns.map((r) => Math.round(r.navMs))),
     page_ms: summary(appRuns.map((r) => Math.round(r.ms - r.navMs))),
+    page_phases_ms: appRuns.map((r) => r.phases),
     ...appMem, text: undefined,
   };
 
@@ -257,6 +273,7 @@ try {
     const c = await launchChromium(bridge.url);
     chromeRuns.push(c);
     console.log(`chromium launch ${i + 1}: inbox interactive ${Math.round(c.ms)} ms after spawn (navigation at ${Math.round(c.navMs)} ms; ${Math.round(c.fromExecMs)} ms after its process started; seen by polling at ${Math.round(c.seenMs)} ms)`);
+    console.log(`  page phases (ms after navigation): ${phaseText(c.phases)}`);
     c.page.close();
     await stopChild(c.child);
   }
@@ -287,6 +304,7 @@ try {
     cold_start_seen_by_polling_ms: summary(chromeRuns.map((r) => Math.round(r.seenMs))),
     to_navigation_ms: summary(chromeRuns.map((r) => Math.round(r.navMs))),
     page_ms: summary(chromeRuns.map((r) => Math.round(r.ms - r.navMs))),
+    page_phases_ms: chromeRuns.map((r) => r.phases),
     ...chromeMem, text: undefined,
   };
   result.chromium_with_bridge = {

@@ -151,6 +151,7 @@ export class AppStore {
     } catch {
       session = null;
     }
+    performance.mark('agent-inbox:session');
     if (session) await this.enter(session);
     else this.phase = 'login';
   }
@@ -171,7 +172,9 @@ export class AppStore {
       document.addEventListener('visibilitychange', onVisibility);
       this.unlisten.push(() => document.removeEventListener('visibilitychange', onVisibility));
     }
-    this.applyState(await this.backend.getState());
+    const state = await this.backend.getState();
+    performance.mark('agent-inbox:state');
+    this.applyState(state);
     this.phase = 'inbox';
     if (this.selectedId === null && this.client.chats.length > 0) this.select(this.client.chats[0].summary.id, false);
   }
