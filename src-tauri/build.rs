@@ -27,6 +27,7 @@ fn main() {
         "put_settings",
         "get_preferences",
         "put_preferences",
+        "report_startup",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

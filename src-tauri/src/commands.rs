@@ -1,8 +1,11 @@
 //! The commands the UI invokes. Each one is a thin call into the session's engine or REST
 //! client; errors cross to the UI as `{code, message}`.
 
+use std::collections::BTreeMap;
+
 use agent_core::config::Preferences;
 use agent_core::notifier::OfferAnswer;
+use agent_core::startup::StartupReport;
 use agent_core::{ClientState, SessionInfo};
 use protocol::rest::*;
 use protocol::*;
@@ -243,4 +246,13 @@ pub async fn put_preferences(
     session.save_preferences(&preferences).map_err(body)?;
     (autostart.0)(preferences.launch_at_login);
     Ok(preferences)
+}
+
+/// The window's start-up, as it measured it (`agent_core::startup`): written to the log.
+#[tauri::command]
+pub fn report_startup(time_origin: f64, marks: BTreeMap<String, f64>) -> Result<()> {
+    let report = StartupReport { time_origin, marks };
+    report.check()?;
+    tracing::info!("{}", report.summary(crate::main_started()));
+    Ok(())
 }

@@ -10,7 +10,9 @@ pub mod window;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 
 use agent_core::config::ConfigFile;
 use agent_core::notifier::{DesktopNotifier, Notifier};
@@ -76,8 +78,10 @@ pub fn build<R: Runtime>(
             commands::put_settings,
             commands::get_preferences,
             commands::put_preferences,
+            commands::report_startup,
         ])
         .on_window_event(window::on_event)
+        .on_page_load(window::on_page_load)
         .setup(move |app| {
             let handle = app.handle().clone();
             let on_start: OnStart = Box::new(move |core| events::forward(handle.clone(), core));
@@ -159,23 +163,41 @@ fn check_notifications() -> Option<String> {
 /// variable when the first web view is made, so it is set here, first thing in `main`, while
 /// the process has one thread (`g_setenv` is not thread-safe; glib's safe wrapper, since
 /// `std::env::set_var` needs `unsafe`, which this workspace forbids). It used to re-execute the
-/// whole app with the variable set, which cost ~70 ms of a ~550 ms start (P6). An explicit
-/// `WEBKIT_DISABLE_DMABUF_RENDERER` (any value) or `AGENT_INBOX_GPU=1` keeps WebKit's choice.
+/// whole app with the variable set, which cost ~70 ms of a ~550 ms start (P6).
+///
+/// Without that renderer nothing in this process draws with GL, so GDK's GL is off too
+/// (`GDK_GL=disable`): otherwise GTK probes GLX at start to pick a GL-capable visual, which on
+/// an X server where no GTK app has done so yet (GTK caches the answer in the root window's
+/// `GDK_VISUALS`) loads Mesa and LLVM into the app and took 300-500 ms of the first launch
+/// (P6). An explicit `WEBKIT_DISABLE_DMABUF_RENDERER` (any value) or `AGENT_INBOX_GPU=1` keeps
+/// WebKit's and GDK's own choice.
 #[cfg(target_os = "linux")]
-fn without_dmabuf_renderer() {
+fn without_gl_rendering() {
     const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-    if std::env::var_os("AGENT_INBOX_GPU").is_some_and(|v| v == "1") {
+    if std::env::var_os("AGENT_INBOX_GPU").is_some_and(|v| v == "1")
+        || std::env::var_os(VAR).is_some()
+    {
         return;
     }
-    if let Err(e) = glib::setenv(VAR, "1", false) {
-        eprintln!("agent-inbox: cannot set {VAR}=1 ({e}); WebKit picks its renderer");
+    for (var, value) in [(VAR, "1"), ("GDK_GL", "disable")] {
+        if let Err(e) = glib::setenv(var, value, false) {
+            eprintln!("agent-inbox: cannot set {var}={value} ({e}); WebKit picks its renderer");
+        }
     }
+}
+
+static MAIN_STARTED: OnceLock<SystemTime> = OnceLock::new();
+
+/// When [`run`] began (`None` in tests that build the app without it).
+pub fn main_started() -> Option<SystemTime> {
+    MAIN_STARTED.get().copied()
 }
 
 /// Runs the desktop app.
 pub fn run() {
+    MAIN_STARTED.get_or_init(SystemTime::now);
     #[cfg(target_os = "linux")]
-    without_dmabuf_renderer();
+    without_gl_rendering();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -188,7 +210,16 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             window::show(app)
         }))
-        .plugin(tauri_plugin_window_state::Builder::default().build())
+        // Size, position and the rest come back; whether the window shows is the app's own
+        // choice (window::on_page_load), not the last run's.
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        )
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,

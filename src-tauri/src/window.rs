@@ -3,9 +3,29 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tauri::{AppHandle, Manager, Runtime, UserAttentionType, WebviewWindow, Window, WindowEvent};
+use tauri::webview::{PageLoadEvent, PageLoadPayload};
+use tauri::{
+    AppHandle, Manager, Runtime, UserAttentionType, Webview, WebviewWindow, Window, WindowEvent,
+};
 
 pub const MAIN: &str = "main";
+
+/// Set once the main window has been shown at start.
+static SHOWN_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// The main window starts hidden (tauri.conf.json) and shows once its page has loaded, the
+/// first time only. Shown earlier, WebKitGTK draws the empty view and, while the web process
+/// is still starting, holds the app's main thread up to 500 ms for its first frame (a
+/// timed-out wait in `webkit_web_view_base`'s draw, seen with `strace -k`), which cost 2 of
+/// 5 cold starts ~500 ms (issue 5, P6); and the agent saw a blank window meanwhile.
+pub fn on_page_load<R: Runtime>(webview: &Webview<R>, payload: &PageLoadPayload<'_>) {
+    if payload.event() == PageLoadEvent::Finished
+        && webview.label() == MAIN
+        && !SHOWN_AT_START.swap(true, Ordering::SeqCst)
+    {
+        show(webview.app_handle());
+    }
+}
 
 /// Set when Quit was chosen, so that exit is not prevented.
 pub static QUITTING: AtomicBool = AtomicBool::new(false);

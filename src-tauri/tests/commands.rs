@@ -108,6 +108,22 @@ fn commands_work_end_to_end_and_errors_are_code_and_message() {
     assert_eq!(err["code"], "unauthorized");
     assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
 
+    // The window's start-up marks go to the log, signed in or not; nonsense is refused.
+    let marks = json!({"agent-inbox:state": 60.5, "agent-inbox:inbox": 128.0});
+    let ok = invoke(
+        &webview,
+        "report_startup",
+        json!({"timeOrigin": 1.8e12, "marks": marks}),
+    );
+    assert_eq!(ok, Ok(Value::Null));
+    let err = invoke(
+        &webview,
+        "report_startup",
+        json!({"timeOrigin": 1.8e12, "marks": {"agent-inbox:inbox": -5}}),
+    )
+    .expect_err("a negative mark");
+    assert_eq!(err["code"], "invalid_field");
+
     // Wrong password and a bad URL.
     let err = invoke(
         &webview,

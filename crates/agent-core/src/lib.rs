@@ -17,6 +17,7 @@ pub mod outbox;
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod presence;
 pub mod session;
+pub mod startup;
 pub mod state;
 pub mod updates;
 

@@ -261,6 +261,13 @@ pub async fn dispatch(session: &Session, command: &str, raw: Value) -> Result<Va
                     .map(|()| a.preferences),
             )
         }
+        "report_startup" => {
+            // The browser's own start is not the bridge's: only the page's marks are logged.
+            let report: agent_core::startup::StartupReport = args(command, raw)?;
+            report.check()?;
+            tracing::info!("{}", report.summary(None));
+            reply(Ok(()))
+        }
         _ => Err(ErrorBody::new(
             ErrorCode::NotFound,
             format!("no command named {command}"),

@@ -282,6 +282,24 @@ async fn commands_and_events_work_end_to_end_with_errors_as_code_and_message() {
         .await;
     assert_eq!(err["code"], "invalid_field");
 
+    // The page's start-up marks go to the log; nonsense is refused with its code.
+    let marks = json!({"agent-inbox:inbox": 210.0});
+    let ok = s
+        .ok(
+            "report_startup",
+            json!({"timeOrigin": 1.8e12, "marks": marks}),
+        )
+        .await;
+    assert_eq!(ok, Value::Null);
+    let (status, body) = s
+        .err("report_startup", json!({"timeOrigin": "soon", "marks": {}}))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+    let (_, body) = s
+        .err("report_startup", json!({"timeOrigin": 0, "marks": {}}))
+        .await;
+    assert_eq!(body["code"], "invalid_field");
+
     // Sign in (the same camelCase arguments as the Tauri command).
     let mut events = s.events().await;
     let info = s

@@ -87,5 +87,6 @@ export function commandBackend(call: Call, on: On): Backend {
     putSettings: (settings) => call('put_settings', { settings }),
     getPreferences: () => call('get_preferences'),
     putPreferences: (preferences) => call('put_preferences', { preferences }),
+    reportStartup: (timeOrigin, marks) => call('report_startup', { timeOrigin, marks }),
   };
 }

@@ -817,6 +817,14 @@ export class MockBackend implements Backend {
     this.preferences = json(p);
     return this.answer(() => this.preferences);
   }
+
+  /** What the window reported of its start (the shell logs it; here tests can read it). */
+  startupReports: { timeOrigin: number; marks: Record<string, number> }[] = [];
+
+  reportStartup(timeOrigin: number, marks: Record<string, number>): Promise<void> {
+    this.startupReports.push({ timeOrigin, marks: { ...marks } });
+    return this.answer(() => undefined);
+  }
 }
 
 function weekdays(start: string, end: string): TimeBlock[] {

@@ -44,6 +44,7 @@ describe('tauri backend: command names, argument names, events, errors', () => {
       [() => b.putSettings(settings), 'put_settings', { settings }],
       [() => b.getPreferences(), 'get_preferences', undefined],
       [() => b.putPreferences(prefs), 'put_preferences', { preferences: prefs }],
+      [() => b.reportStartup(1.5e12, { 'agent-inbox:inbox': 120 }), 'report_startup', { timeOrigin: 1.5e12, marks: { 'agent-inbox:inbox': 120 } }],
     ];
     for (const [run, cmd, args] of calls) {
       invoke.mockClear();

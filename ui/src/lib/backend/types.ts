@@ -67,6 +67,8 @@ export interface Backend {
   putSettings(s: AgentSettings): Promise<AgentSettings>;
   getPreferences(): Promise<Preferences>;
   putPreferences(p: Preferences): Promise<Preferences>;
+  /** The window's start-up marks (ms after `timeOrigin`, itself ms since 1970), for the shell's log. */
+  reportStartup(timeOrigin: number, marks: Record<string, number>): Promise<void>;
 }
 
 const CODES: readonly ErrorCode[] = [

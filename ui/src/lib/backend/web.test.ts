@@ -83,6 +83,7 @@ describe('web backend: the bridge commands (same names and arguments as the shel
       [() => b.putSettings(settings), 'put_settings', { settings }],
       [() => b.getPreferences(), 'get_preferences', {}],
       [() => b.putPreferences(prefs), 'put_preferences', { preferences: prefs }],
+      [() => b.reportStartup(1.5e12, { 'agent-inbox:inbox': 120 }), 'report_startup', { timeOrigin: 1.5e12, marks: { 'agent-inbox:inbox': 120 } }],
     ];
     for (const [run, cmd, args] of calls) {
       await expect(run()).resolves.toEqual({ answered: cmd });
