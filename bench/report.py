@@ -337,6 +337,10 @@ md.append("- P3 and P7 run the app's WebKitGTK under Xvfb without a GPU. With We
           "machine's load more than with the page: P3's service part (the event at a client socket) is in the same run, "
           "so its share shows. `BENCH_APP_ENV=\"VAR=value\" BENCH_SUFFIX=-x bench/app-latency.sh DIR` measures a variant "
           "of the app's environment side by side.")
+md.append("- P6 launches the app directly, as an agent does, and reads the start-up line its window writes to the app's log; "
+          "under WebDriver (`cold_start_under_webdriver_ms`, the P1 launch) WebKit's automation session made a 500 ms "
+          "wait of the first draw more likely. The first launch on a fresh Xvfb is the slowest on both sides (caches, "
+          "the X server's first clients).")
 md.append("- `BENCH_SERVICE_BIN=/path/to/chat-service bench/run.sh` measures another build with the same load generators "
           "(to check a proposed change side by side).\n")
 md.append("## Raw results\n")
