@@ -8,7 +8,7 @@
 #
 #   bench/app-vs-chromium.sh RESULTS_DIR [--no-build]     writes RESULTS_DIR/p1-p6.json
 #   P1_IDLE_SECS=600 (idle before the memory is read; bench/run.sh --quick uses 60)
-#   P6_LAUNCHES=5    (cold starts per side; --quick uses 3)
+#   P6_LAUNCHES=5    (cold starts per side; bench/run.sh uses 9, --quick 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

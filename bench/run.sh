@@ -123,7 +123,7 @@ if start_service p8 0 --visitor-messages-per-10s 100000000 --max-live-chats 1000
 fi
 
 # ---- P1 and P6: the app beside Chromium showing the same UI (bench/app-vs-chromium.sh)
-if [ "$MODE" = quick ]; then P1_IDLE_SECS=60 P6_LAUNCHES=3; else P1_IDLE_SECS=600 P6_LAUNCHES=5; fi
+if [ "$MODE" = quick ]; then P1_IDLE_SECS=60 P6_LAUNCHES=5; else P1_IDLE_SECS=600 P6_LAUNCHES=9; fi
 echo "== P1/P6: app vs Chromium --app, idle $P1_IDLE_SECS s, $P6_LAUNCHES cold starts each" >&2
 P1_IDLE_SECS=$P1_IDLE_SECS P6_LAUNCHES=$P6_LAUNCHES bench/app-vs-chromium.sh "$RES" >/dev/null || echo "P1/P6 failed" >&2
 

@@ -105,6 +105,7 @@ pub fn build<R: Runtime>(
                 tracing::warn!(error = %e, "no system tray");
             }
             follow_presence(app.handle().clone());
+            window::show_at_start_anyway(app.handle().clone());
             // Sign in at start: the keychain session, or the demo agent from the environment.
             // The window's first question (session_restore) waits for the outcome.
             app.state::<Session>().expect_sign_in_at_start();

@@ -27,6 +27,22 @@ pub fn on_page_load<R: Runtime>(webview: &Webview<R>, payload: &PageLoadPayload<
     }
 }
 
+/// Should the page never finish loading (a web process that died while starting), the window
+/// still shows, blank or not, after this long.
+const SHOW_AT_START_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The fallback for [`on_page_load`]: shows the main window [`SHOW_AT_START_WITHIN`] after the
+/// start if its page has not shown it by then.
+pub fn show_at_start_anyway<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(SHOW_AT_START_WITHIN).await;
+        if !SHOWN_AT_START.swap(true, Ordering::SeqCst) {
+            tracing::warn!("the window's page has not loaded; showing the window anyway");
+            show(&app);
+        }
+    });
+}
+
 /// Set when Quit was chosen, so that exit is not prevented.
 pub static QUITTING: AtomicBool = AtomicBool::new(false);
 
