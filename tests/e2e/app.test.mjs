@@ -383,6 +383,7 @@ test('window closed to the tray: an offer is accepted from the notification acti
     const r = await run('xdotool', ['search', '--onlyvisible', '--pid', String(pid), '--name', '^Agent Inbox$']).catch(() => ({ stdout: '' }));
     return r.stdout.trim().split(/\s+/).filter(Boolean);
   };
+  // The window starts hidden and shows itself once its page has loaded (window::on_page_load).
   const windows = await until(visible, 'the app window on the display');
   for (const w of windows) await run('/usr/bin/python3', [X11CLOSE, w]);
   await until(async () => (await visible()).length === 0, 'the app window to be hidden');
