@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { App, APP_BIN, CHROMIUM, ROOT, WORK, stopPid, until } from '../tests/e2e/lib.mjs';
+import { App, APP_BIN, CHROMIUM, ROOT, WORK, killGroup, stopPid, until } from '../tests/e2e/lib.mjs';
 
 const WebSocket = createRequire(join(ROOT, 'tests/e2e/package.json'))('ws');
 const run = promisify(execFile);
@@ -159,15 +159,15 @@ async function launchApp(extraEnv = {}) {
 }
 
 /**
- * The app as an agent starts it: spawned directly (no WebDriver: its automation session holds
- * the app's first paint back by a 500 ms timeout in 2 launches of 5, which no agent sees), fresh
- * config, data and cache folders. The window reports its start-up marks to the app's log
+ * The app as an agent starts it: spawned directly (no WebDriver, whose automation session made
+ * WebKit's 500 ms first-draw wait more likely; docs/decisions.md), fresh config, data and cache
+ * folders. The window reports its start-up marks to the app's log
  * (`window started: ... (navigation_at_ms=... painted_at_ms=...)`, agent_core::startup), which
  * is read here; the same `agent-inbox:painted` mark as in Chromium.
  */
 async function launchAppDirect() {
   const env = {
-    ...process.env, ...LOGIN, RUST_LOG: 'agent_inbox_lib=info',
+    ...process.env, ...LOGIN, RUST_LOG: 'agent_inbox_lib=info,agent_core=info',
     XDG_CACHE_HOME: mkdtempSync(join(WORK, 'app-cache-')), XDG_DATA_HOME: mkdtempSync(join(WORK, 'app-xdgdata-')),
     AGENT_INBOX_CONFIG_DIR: mkdtempSync(join(WORK, 'app-config-')), AGENT_INBOX_DATA_DIR: mkdtempSync(join(WORK, 'app-data-')),
   };
@@ -176,14 +176,7 @@ async function launchAppDirect() {
   const child = spawn(APP_BIN, [], { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let log = '';
   child.stderr.on('data', (c) => { log += c; });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-      await exited;
-    }
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* none left */ }
-  };
+  const stop = () => killGroup(child);
   try {
     const line = await until(() => {
       if (child.exitCode !== null) throw new Error(`the app exited: ${log.slice(-3000)}`);

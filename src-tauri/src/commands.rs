@@ -251,8 +251,5 @@ pub async fn put_preferences(
 /// The window's start-up, as it measured it (`agent_core::startup`): written to the log.
 #[tauri::command]
 pub fn report_startup(time_origin: f64, marks: BTreeMap<String, f64>) -> Result<()> {
-    let report = StartupReport { time_origin, marks };
-    report.check()?;
-    tracing::info!("{}", report.summary(crate::main_started()));
-    Ok(())
+    StartupReport { time_origin, marks }.log(crate::main_started())
 }

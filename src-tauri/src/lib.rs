@@ -182,7 +182,7 @@ fn without_gl_rendering() {
     }
     for (var, value) in [(VAR, "1"), ("GDK_GL", "disable")] {
         if let Err(e) = glib::setenv(var, value, false) {
-            eprintln!("agent-inbox: cannot set {var}={value} ({e}); WebKit picks its renderer");
+            eprintln!("agent-inbox: cannot set {var}={value} ({e}); left to WebKit and GTK");
         }
     }
 }

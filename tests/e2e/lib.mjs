@@ -60,7 +60,7 @@ export function freePort() {
 }
 
 /** Kills a child's whole process group (it was spawned detached, so it leads one). */
-async function killGroup(child, grace = 5000) {
+export async function killGroup(child, grace = 5000) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }

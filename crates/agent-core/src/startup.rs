@@ -61,14 +61,26 @@ impl StartupReport {
         Ok(())
     }
 
-    /// The mark `name` as ms since the Unix epoch.
-    pub fn at(&self, name: &str) -> Option<f64> {
-        self.marks.get(name).map(|ms| self.time_origin + ms)
+    /// Checks the report and writes its [`summary`](Self::summary) to the log (info): what the
+    /// `report_startup` command does, in the app and in the web bridge.
+    pub fn log(&self, main_started: Option<SystemTime>) -> Result<(), ErrorBody> {
+        self.check()?;
+        tracing::info!("{}", self.summary(main_started));
+        Ok(())
     }
 
-    /// One line: the marks after navigation, when the inbox showed (ms since the epoch), and,
-    /// given when the shell's `main` began, how long after it navigation began and the inbox
-    /// showed.
+    /// The steps given also as instants (ms since the epoch), with the mark each one is.
+    fn steps(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        [
+            ("inbox", "agent-inbox:inbox"),
+            ("painted", "agent-inbox:painted"),
+        ]
+        .into_iter()
+        .filter_map(|(step, name)| self.marks.get(name).map(|ms| (step, self.time_origin + ms)))
+    }
+
+    /// One line: the marks after navigation, when navigation began and the inbox was mounted and
+    /// painted (ms since the epoch), and, given when the shell's `main` began, how long after it.
     pub fn summary(&self, main_started: Option<SystemTime>) -> String {
         let marks: Vec<String> = self
             .marks
@@ -85,19 +97,15 @@ impl StartupReport {
                 "; navigation {:.0} ms after main started",
                 self.time_origin - start_ms
             ));
-            for step in ["inbox", "painted"] {
-                if let Some(at) = self.at(&format!("agent-inbox:{step}")) {
-                    line.push_str(&format!(", {step} {:.0} ms", at - start_ms));
-                }
+            for (step, at) in self.steps() {
+                line.push_str(&format!(", {step} {:.0} ms", at - start_ms));
             }
         }
         // The same instants as ms since the epoch, for scripts that compare them with their own
         // clock (the cold-start benchmark).
         line.push_str(&format!(" (navigation_at_ms={:.1}", self.time_origin));
-        for step in ["inbox", "painted"] {
-            if let Some(at) = self.at(&format!("agent-inbox:{step}")) {
-                line.push_str(&format!(" {step}_at_ms={at:.1}"));
-            }
+        for (step, at) in self.steps() {
+            line.push_str(&format!(" {step}_at_ms={at:.1}"));
         }
         line.push(')');
         line

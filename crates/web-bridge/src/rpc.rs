@@ -264,8 +264,7 @@ pub async fn dispatch(session: &Session, command: &str, raw: Value) -> Result<Va
         "report_startup" => {
             // The browser's own start is not the bridge's: only the page's marks are logged.
             let report: agent_core::startup::StartupReport = args(command, raw)?;
-            report.check()?;
-            tracing::info!("{}", report.summary(None));
+            report.log(None)?;
             reply(Ok(()))
         }
         _ => Err(ErrorBody::new(
