@@ -8,7 +8,7 @@ pub mod session;
 pub mod tray;
 pub mod window;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
@@ -170,8 +170,17 @@ fn check_notifications() -> Option<String> {
 /// (`GDK_GL=disable`): otherwise GTK probes GLX at start to pick a GL-capable visual, which on
 /// an X server where no GTK app has done so yet (GTK caches the answer in the root window's
 /// `GDK_VISUALS`) loads Mesa and LLVM into the app and took 300-500 ms of the first launch
-/// (P6). An explicit `WEBKIT_DISABLE_DMABUF_RENDERER` (any value) or `AGENT_INBOX_GPU=1` keeps
-/// WebKit's and GDK's own choice.
+/// (P6).
+///
+/// WebKit also tells each web process which DRM render node to use, and finds it by
+/// initialising EGL in this process (`WEBKIT_WEB_RENDER_DEVICE_FILE` unset): that loads Mesa and
+/// LLVM here for an answer only the DMABUF renderer uses, and costs the app 17 MiB PSS at idle
+/// (25 MiB in this process, part of it now counted in the web process, which maps the same
+/// libraries for its own compositing; issue 5 P1). So the variable names the first render node
+/// in `/dev/dri`, or `/dev/null` where there is none (Xvfb, most VMs).
+///
+/// An explicit `WEBKIT_DISABLE_DMABUF_RENDERER` (any value) or `AGENT_INBOX_GPU=1` keeps
+/// WebKit's and GDK's own choice; so does an explicit value of either other variable.
 #[cfg(target_os = "linux")]
 fn without_gl_rendering() {
     const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
@@ -180,10 +189,34 @@ fn without_gl_rendering() {
     {
         return;
     }
-    for (var, value) in [(VAR, "1"), ("GDK_GL", "disable")] {
+    let render_node = render_node(Path::new("/dev/dri"));
+    for (var, value) in [
+        (VAR, "1"),
+        ("GDK_GL", "disable"),
+        ("WEBKIT_WEB_RENDER_DEVICE_FILE", render_node.as_str()),
+    ] {
         if let Err(e) = glib::setenv(var, value, false) {
             eprintln!("agent-inbox: cannot set {var}={value} ({e}); left to WebKit and GTK");
         }
+    }
+}
+
+/// The first DRM render node (`renderD128`, ...) in `dir`, or `/dev/null` if there is none.
+#[cfg(target_os = "linux")]
+fn render_node(dir: &Path) -> String {
+    let mut nodes: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let number = name.strip_prefix("renderD")?.parse::<u32>().ok()?;
+            Some((number, name))
+        })
+        .collect();
+    nodes.sort();
+    match nodes.first() {
+        Some((_, name)) => dir.join(name).to_string_lossy().into_owned(),
+        None => "/dev/null".to_owned(),
     }
 }
 
@@ -252,4 +285,35 @@ pub fn run() {
             api.prevent_exit();
         }
     });
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::render_node;
+
+    #[test]
+    fn render_node_is_the_lowest_numbered_render_device() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "card0",
+            "renderD129",
+            "renderD128x",
+            "renderD130",
+            "renderD128",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        assert_eq!(
+            render_node(dir.path()),
+            dir.path().join("renderD128").to_string_lossy()
+        );
+    }
+
+    #[test]
+    fn render_node_is_dev_null_without_render_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("card0"), "").unwrap();
+        assert_eq!(render_node(dir.path()), "/dev/null");
+        assert_eq!(render_node(&dir.path().join("missing")), "/dev/null");
+    }
 }
