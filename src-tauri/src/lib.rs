@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn render_node_is_the_lowest_numbered_render_device() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         for name in [
             "card0",
             "renderD129",
@@ -301,7 +301,7 @@ mod tests {
             "renderD130",
             "renderD128",
         ] {
-            std::fs::write(dir.path().join(name), "").unwrap();
+            std::fs::write(dir.path().join(name), "").expect("write file");
         }
         assert_eq!(
             render_node(dir.path()),
@@ -311,8 +311,8 @@ mod tests {
 
     #[test]
     fn render_node_is_dev_null_without_render_devices() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("card0"), "").unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("card0"), "").expect("write file");
         assert_eq!(render_node(dir.path()), "/dev/null");
         assert_eq!(render_node(&dir.path().join("missing")), "/dev/null");
     }
