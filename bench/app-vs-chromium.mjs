@@ -17,8 +17,11 @@
 //     launch of Chromium, once each shows the 10 live chats and is connected, left alone IDLE_SECS, then pss-tree (/proc/*/smaps_rollup) on the app's pid
 //     (agent-inbox + WebKitWebProcess + WebKitNetworkProcess), on Chromium's pid (browser,
 //     zygotes, GPU, renderer, utility processes) and on the bridge's pid. One side at a time.
+//     Also the floor, idle as long: a blank WebKitGTK page in a GTK window, started with the
+//     app's WebKit settings (src-tauri/examples/webkit_floor.rs), and for each tree the files
+//     holding the most PSS.
 //
-// Environment: SERVICE_URL, APP_BIN, BRIDGE_BIN, DIST, IDLE_SECS, LAUNCHES, OUT (JSON file),
+// Environment: SERVICE_URL, APP_BIN, BRIDGE_BIN, FLOOR_BIN, DIST, IDLE_SECS, LAUNCHES, OUT (JSON file),
 // LIVE_CHATS (expected live chats, 10); APP_VARIANTS, a JSON object {name: {ENV: value}}: after
 // the two sides, the app's idle PSS once more per variant with those variables (WebKit knobs
 // such as WEBKIT_DISABLE_DMABUF_RENDERER), to see where the app's memory goes.
@@ -34,6 +37,7 @@ const WebSocket = createRequire(join(ROOT, 'tests/e2e/package.json'))('ws');
 const run = promisify(execFile);
 const SERVICE_URL = process.env.SERVICE_URL;
 const BRIDGE_BIN = process.env.BRIDGE_BIN || join(ROOT, 'target/release/agent-inbox-web');
+const FLOOR_BIN = process.env.FLOOR_BIN || join(ROOT, 'target/release/examples/webkit_floor');
 const DIST = process.env.DIST || join(ROOT, 'ui/dist');
 const IDLE_SECS = Number(process.env.IDLE_SECS || 60);
 const LAUNCHES = Number(process.env.LAUNCHES || 5);
@@ -104,6 +108,29 @@ function breakdown(pid) {
   return Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v / 102.4) / 10]));
 }
 
+/** The files (libraries, the binary) and kinds of anonymous memory holding the most PSS across
+ * a process tree, in MiB, largest first: where the memory goes. */
+function byFile(pids, top = 12) {
+  const by = {};
+  for (const pid of pids) {
+    let text;
+    try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { continue; }
+    let name = null;
+    for (const line of text.split('\n')) {
+      const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/);
+      if (head) {
+        const n = head[1].trim();
+        name = n === '' ? 'anonymous' : n.startsWith('/') ? n.split('/').pop().replace(/\.so[.\d]*$/, '.so') : n;
+        if (/^libflite/.test(name)) name = 'libflite*.so (speech synthesis)';
+        continue;
+      }
+      const m = name && line.match(/^Pss:\s+(\d+) kB/);
+      if (m) by[name] = (by[name] || 0) + Number(m[1]);
+    }
+  }
+  return Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 102.4) / 10]));
+}
+
 /** USS (pages only this process maps: also lower while another process maps the same library pages) of one process, in KiB. */
 function uss(pid) {
   try {
@@ -134,7 +161,8 @@ async function pss(pid, sharedFile = null) {
   for (const p of processes) p.uss_kib = uss(p.pid);
   const others = sharedFile ? othersMapping(sharedFile, new Set(processes.map((p) => p.pid))) : [];
   if (others.length) console.log(`note: ${others.length} other processes map ${sharedFile} (their share lowers this PSS): ${others.join(', ')}`);
-  return { uss_mib: Math.round(processes.reduce((a, p) => a + p.uss_kib, 0) / 102.4) / 10, others_sharing: others, pss_mib: Math.round((total / 1024) * 10) / 10, rss_mib: Math.round(processes.reduce((a, p) => a + p.rss_kib, 0) / 102.4) / 10, processes, text: stdout.trim() };
+  return { uss_mib: Math.round(processes.reduce((a, p) => a + p.uss_kib, 0) / 102.4) / 10, others_sharing: others,
+    pss_by_file_mib: byFile(processes.map((p) => p.pid)), pss_mib: Math.round((total / 1024) * 10) / 10, rss_mib: Math.round(processes.reduce((a, p) => a + p.rss_kib, 0) / 102.4) / 10, processes, text: stdout.trim() };
 }
 
 const idle = (what) => {
@@ -190,6 +218,32 @@ async function launchAppDirect() {
   } catch (e) {
     await stop();
     throw new Error(`${e.message}; the app's log ends: ${log.slice(-2000)}`);
+  }
+}
+
+/**
+ * The floor: a blank WebKitGTK page in a GTK window of the app's size, started with the app's
+ * WebKit settings (src-tauri/examples/webkit_floor.rs), nothing else. It prints `loaded`.
+ */
+async function launchFloor() {
+  const env = {
+    ...process.env,
+    XDG_CACHE_HOME: mkdtempSync(join(WORK, 'floor-cache-')), XDG_DATA_HOME: mkdtempSync(join(WORK, 'floor-xdgdata-')),
+  };
+  const child = spawn(FLOOR_BIN, [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '', err = '';
+  child.stdout.on('data', (c) => { out += c; });
+  child.stderr.on('data', (c) => { err += c; });
+  const stop = () => killGroup(child);
+  try {
+    await until(() => {
+      if (child.exitCode !== null) throw new Error(`the floor exited: ${err.slice(-2000)}`);
+      return out.includes('loaded\n');
+    }, 'the WebKitGTK floor to load its page', 45_000, 10);
+    return { pid: child.pid, stop };
+  } catch (e) {
+    await stop();
+    throw e;
   }
 }
 
@@ -305,6 +359,14 @@ try {
     ...appMem, text: undefined,
   };
 
+  // P1's floor: what any WebKitGTK window costs here, beside what the app adds to it.
+  const floor = await launchFloor();
+  await idle('WebKitGTK floor');
+  const floorMem = await pss(floor.pid, WEBKIT_LIB);
+  console.log(floorMem.text);
+  await floor.stop();
+  result.webkit_floor = { ...floorMem, text: undefined };
+
   // P6, Chromium alone: one bridge, signed in once, already running.
   const bridge = await startBridge();
   cleanup.push(() => stopChild(bridge.child));
@@ -369,7 +431,9 @@ try {
   result.chromium_version = (await run(CHROMIUM, ['--version']).catch(() => ({ stdout: '?' }))).stdout.trim();
   const a = result.app, c = result.chromium;
   console.log(`summary: P1 idle PSS after ${IDLE_SECS} s: app ${a.pss_mib} MiB, Chromium ${c.pss_mib} MiB ` +
-    `(+ bridge ${result.bridge.pss_mib} = ${result.chromium_with_bridge.pss_mib} MiB); ratio ${(a.pss_mib / c.pss_mib).toFixed(2)}x`);
+    `(+ bridge ${result.bridge.pss_mib} = ${result.chromium_with_bridge.pss_mib} MiB); ratio ${(a.pss_mib / c.pss_mib).toFixed(2)}x; ` +
+    `a blank WebKitGTK window ${result.webkit_floor.pss_mib} MiB`);
+  console.log(`summary: P1 where the app's PSS is (MiB): ${Object.entries(a.pss_by_file_mib).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`summary: P6 cold start median (max): app ${a.cold_start_ms.median} (${a.cold_start_ms.max}) ms, ` +
     `Chromium ${c.cold_start_ms.median} (${c.cold_start_ms.max}) ms, bridge + Chromium ${result.chromium_with_bridge.cold_start_ms.median} ` +
     `(${result.chromium_with_bridge.cold_start_ms.max}) ms`);

@@ -26,9 +26,9 @@ if [ -n "$BUILD" ]; then
   # The app embeds ui/dist at compile time, and the bridge serves the same files.
   (cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; } && npm run build --silent) >&2
   cargo build --release --locked -p chat-service -p agent-inbox-sim -p agent-inbox-web -p agent-inbox \
-    --bin chat-service --bin visitor-sim --bin agent-inbox-web --bin agent-inbox >&2
+    --bin chat-service --bin visitor-sim --bin agent-inbox-web --bin agent-inbox --example webkit_floor >&2
 fi
-for b in chat-service visitor-sim agent-inbox-web agent-inbox; do
+for b in chat-service visitor-sim agent-inbox-web agent-inbox examples/webkit_floor; do
   [ -x "target/release/$b" ] || { echo "target/release/$b is missing (run without --no-build)" >&2; exit 1; }
 done
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -101,7 +101,8 @@ echo "== P1/P6: service $URL with the demo data, $GRACE_PAST ended conversations
 export TAURI_DRIVER_BIN="$(command -v tauri-driver)"
 export SERVICE_URL="$URL" IDLE_SECS LAUNCHES LIVE_CHATS=$LIVE OUT="$RES/p1-p6.json" CLK_TCK=$(getconf CLK_TCK)
 export AGENT_INBOX_BIN="$ROOT/target/release/agent-inbox" BRIDGE_BIN="$ROOT/target/release/agent-inbox-web" DIST="$ROOT/ui/dist"
-timeout --kill-after=30 $((IDLE_SECS * 2 + 900)) tests/e2e/harness.sh node bench/app-vs-chromium.mjs >&2
+export FLOOR_BIN="$ROOT/target/release/examples/webkit_floor"
+timeout --kill-after=30 $((IDLE_SECS * 3 + 900)) tests/e2e/harness.sh node bench/app-vs-chromium.mjs >&2
 python3 - "$RES/p1-p6.json" "$GRACE_PAST" <<'PY'
 import json, sys
 p = sys.argv[1]

@@ -86,10 +86,23 @@ if p16_app.get("pss_mib") and p16_chr.get("pss_mib"):
     value += f"; USS (pages only this tree maps; also lower when others map the same libraries) app {fmt(p16_app.get('uss_mib'), 'MiB')}, Chromium {fmt(p16_chr.get('uss_mib'), 'MiB')}"
     ok = a <= 150 and a <= 0.5 * c
     shared = len(p16_app.get("others_sharing") or []) + len(p16_chr.get("others_sharing") or [])
+    fl = (p16.get("webkit_floor") or {}).get("pss_mib")
+    files = lambda r: ", ".join(f"{k} {v:.1f}" for k, v in (r.get("pss_by_file_mib") or {}).items())
+    if fl:
+        row("floor", f"P1's floor: idle PSS after {p16.get('idle_secs')} s of a blank WebKitGTK page in a GTK window of the "
+            "app's size, started with the app's WebKit settings (`src-tauri/examples/webkit_floor.rs`; side by side)",
+            f"{fmt(fl, 'MiB')} (by file, MiB: {files(p16['webkit_floor'])})", "", "", "")
+    ratio = f"{a / c:.2f}x of Chromium ({a / p16_both['pss_mib']:.2f}x of Chromium + bridge)"
+    if fl:
+        ratio += f"; {a / fl:.2f}x of the WebKitGTK floor (+{a - fl:.0f} MiB)"
+    verdict = "pass" if ok else "miss"
+    if not ok and fl and fl > 150:
+        verdict += " (the WebKitGTK floor alone is over 150 MiB)"
     row("P1", f"idle PSS after {p16.get('idle_secs')} s, {p16.get('live_chats')} live chats, "
-        f"{fmt(p16.get('past_conversations_of_agent'))} past conversations (app tree vs Chromium tree)", value,
-        "<= 150 MiB and <= 0.5x Chromium", f"{a / c:.2f}x of Chromium ({a / p16_both['pss_mib']:.2f}x of Chromium + bridge)",
-        ("pass" if ok else "miss") + (f" (other WebKit/Chromium processes ran meanwhile: {shared}; PSS understated)" if shared else ""))
+        f"{fmt(p16.get('past_conversations_of_agent'))} past conversations (app tree vs Chromium tree)",
+        value + (f"; app by file, MiB: {files(p16_app)}" if p16_app.get("pss_by_file_mib") else ""),
+        "<= 150 MiB and <= 0.5x Chromium", ratio,
+        verdict + (f" (other WebKit/Chromium processes ran meanwhile: {shared}; PSS understated)" if shared else ""))
 else:
     row("P1", "idle PSS, app vs Chromium showing the same UI", "failed", "<= 150 MiB and <= 0.5x Chromium", "–", "no data")
 
@@ -291,7 +304,10 @@ md.append("- **P1, P6** (`bench/app-vs-chromium.sh`, `.mjs`): one release `chat-
           "P1: one more launch of the app under tauri-driver (WebDriver tells when it shows the chats) and the last "
           "launch of Chromium, connected and showing the 10 live chats, idle, then PSS of the process "
           "tree (`smaps_rollup`, as `pss-tree`): agent-inbox + WebKitWebProcess + WebKitNetworkProcess vs Chromium's "
-          "browser, zygotes, GPU, renderer and utility processes; the bridge separately. One side at a time.")
+          "browser, zygotes, GPU, renderer and utility processes; the bridge separately. One side at a time. P1's "
+          "floor: `target/release/examples/webkit_floor`, a GTK window with one WebKitGTK web view showing a static "
+          "page, started with the app's own WebKit settings (`without_gl_rendering`), idle as long, its tree's PSS "
+          "read the same way; the files holding the most PSS are listed for each tree.")
 md.append("- **P2**: a visitor (`bench/offers.mjs`) sends `start_chat` one chat at a time; the only available agent runs "
           "`agent-inbox-cli --notify watch` (the app's engine and notifier, one kept bus connection). `dbus-monitor` "
           "timestamps the `Notify` call and the daemon's method return; latency = return time - `start_chat` send time. "

@@ -181,8 +181,11 @@ fn check_notifications() -> Option<String> {
 ///
 /// An explicit `WEBKIT_DISABLE_DMABUF_RENDERER` (any value) or `AGENT_INBOX_GPU=1` keeps
 /// WebKit's and GDK's own choice; so does an explicit value of either other variable.
+///
+/// Public for the benchmark's WebKitGTK floor (examples/webkit_floor.rs), which starts WebKit
+/// the same way.
 #[cfg(target_os = "linux")]
-fn without_gl_rendering() {
+pub fn without_gl_rendering() {
     const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
     if std::env::var_os("AGENT_INBOX_GPU").is_some_and(|v| v == "1")
         || std::env::var_os(VAR).is_some()
