@@ -87,49 +87,38 @@ function summary(values) {
   return { runs: values, median: s[Math.floor((s.length - 1) / 2)], max: s[s.length - 1], min: s[0] };
 }
 
-/** Where a process's PSS is, by kind of mapping (from /proc/PID/smaps), largest first, in MiB. */
-function breakdown(pid) {
+/** Each mapping of a process (/proc/PID/smaps) as [name, PSS in KiB]; the name is '' when anonymous. */
+function mappings(pid) {
   let text;
-  try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { return {}; }
-  const by = {};
-  let kind = null;
+  try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { return []; }
+  const out = [];
   for (const line of text.split('\n')) {
     const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/);
-    if (head) {
-      const name = head[1].trim();
-      kind = name === '' ? 'anonymous' : name.startsWith('[') ? name
-        : /\.so(\.|$)/.test(name) ? 'shared libraries' : name.startsWith('/memfd:') ? `memfd:${name.slice(7).split(' ')[0]}`
-        : name.startsWith('/dev/') ? name : 'other files';
-      continue;
-    }
-    const m = kind && line.match(/^Pss:\s+(\d+) kB/);
-    if (m) by[kind] = (by[kind] || 0) + Number(m[1]);
+    if (head) { out.push([head[1].trim(), 0]); continue; }
+    const m = out.length && line.match(/^Pss:\s+(\d+) kB/);
+    if (m) out[out.length - 1][1] += Number(m[1]);
   }
-  return Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v / 102.4) / 10]));
+  return out;
 }
+
+/** The `top` largest sums of `entries` ([name, KiB]) grouped by `key(name)`, in MiB, largest first. */
+function largest(entries, key, top) {
+  const by = {};
+  for (const [name, kib] of entries) { const k = key(name); by[k] = (by[k] || 0) + kib; }
+  return Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 102.4) / 10]));
+}
+
+/** Where a process's PSS is, by kind of mapping, largest first, in MiB. */
+const byKind = (entries) => largest(entries, (name) => name === '' ? 'anonymous' : name.startsWith('[') ? name
+  : /\.so(\.|$)/.test(name) ? 'shared libraries' : name.startsWith('/memfd:') ? `memfd:${name.slice(7).split(' ')[0]}`
+  : name.startsWith('/dev/') ? name : 'other files', 8);
 
 /** The files (libraries, the binary) and kinds of anonymous memory holding the most PSS across
  * a process tree, in MiB, largest first: where the memory goes. */
-function byFile(pids, top = 12) {
-  const by = {};
-  for (const pid of pids) {
-    let text;
-    try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { continue; }
-    let name = null;
-    for (const line of text.split('\n')) {
-      const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/);
-      if (head) {
-        const n = head[1].trim();
-        name = n === '' ? 'anonymous' : n.startsWith('/') ? n.split('/').pop().replace(/\.so[.\d]*$/, '.so') : n;
-        if (/^libflite/.test(name)) name = 'libflite*.so (speech synthesis)';
-        continue;
-      }
-      const m = name && line.match(/^Pss:\s+(\d+) kB/);
-      if (m) by[name] = (by[name] || 0) + Number(m[1]);
-    }
-  }
-  return Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 102.4) / 10]));
-}
+const byFile = (entries) => largest(entries, (name) => {
+  const n = name === '' ? 'anonymous' : name.startsWith('/') ? name.split('/').pop().replace(/\.so[.\d]*$/, '.so') : name;
+  return /^libflite/.test(n) ? 'libflite*.so (speech synthesis)' : n;
+}, 12);
 
 /** USS (pages only this process maps: also lower while another process maps the same library pages) of one process, in KiB. */
 function uss(pid) {
@@ -155,14 +144,15 @@ async function pss(pid, sharedFile = null) {
   const { stdout } = await run(PSS_TREE, [String(pid)]);
   const processes = stdout.trim().split('\n').filter((l) => /pss=/.test(l) && !l.startsWith('total')).map((l) => {
     const m = l.trim().match(/^(\d+)\s+(.*?)\s+pss=\s*(\d+) KiB rss=\s*(\d+) KiB/);
-    return m ? { pid: Number(m[1]), comm: m[2], pss_kib: Number(m[3]), rss_kib: Number(m[4]), pss_by_mapping_mib: breakdown(Number(m[1])) } : null;
+    return m ? { pid: Number(m[1]), comm: m[2], pss_kib: Number(m[3]), rss_kib: Number(m[4]), mappings: mappings(Number(m[1])) } : null;
   }).filter(Boolean);
   const total = processes.reduce((a, p) => a + p.pss_kib, 0);
-  for (const p of processes) p.uss_kib = uss(p.pid);
+  const all = processes.flatMap((p) => p.mappings);
+  for (const p of processes) { p.pss_by_mapping_mib = byKind(p.mappings); delete p.mappings; p.uss_kib = uss(p.pid); }
   const others = sharedFile ? othersMapping(sharedFile, new Set(processes.map((p) => p.pid))) : [];
   if (others.length) console.log(`note: ${others.length} other processes map ${sharedFile} (their share lowers this PSS): ${others.join(', ')}`);
   return { uss_mib: Math.round(processes.reduce((a, p) => a + p.uss_kib, 0) / 102.4) / 10, others_sharing: others,
-    pss_by_file_mib: byFile(processes.map((p) => p.pid)), pss_mib: Math.round((total / 1024) * 10) / 10, rss_mib: Math.round(processes.reduce((a, p) => a + p.rss_kib, 0) / 102.4) / 10, processes, text: stdout.trim() };
+    pss_by_file_mib: byFile(all), pss_mib: Math.round((total / 1024) * 10) / 10, rss_mib: Math.round(processes.reduce((a, p) => a + p.rss_kib, 0) / 102.4) / 10, processes, text: stdout.trim() };
 }
 
 const idle = (what) => {
